@@ -1,0 +1,2 @@
+"""Verification tools: the explorer (model checker), the linearizability
+checker and the catalogue of seeded bugs (mutants)."""
