@@ -56,9 +56,17 @@ class _Env:
     def send(self, dst, msg) -> None:
         sim = self.sim
         src = self.node
+        dnode = sim.node_of.get(dst, dst)
+        if dnode == src:
+            # Between a leader and its own scouts and commanders: one process,
+            # so no network: nothing lost or duplicated, no delay.
+            sim.seq += 1
+            heapq.heappush(sim.heap, (sim.now, sim.seq, DELIVER, dst, msg, self.pid))
+            if sim.trace is not None:
+                sim.trace.append((sim.now, "send", self.pid, dst, msg, sim.now))
+            return
         net = sim.net
         if sim.special_links:
-            dnode = sim.node_of.get(dst, dst)
             if (src, dnode) in sim.blocked:
                 if sim.trace is not None:
                     sim.trace.append((sim.now, "drop", self.pid, dst, msg, "partition"))
