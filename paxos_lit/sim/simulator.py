@@ -199,7 +199,8 @@ class Simulator:
         for i, pid in enumerate(c.client_ids):
             self._add(pid, "client", (c.replica_ids, workload[pid], i))
         self.clients = [self.procs[pid] for pid in c.client_ids]
-        self._unfinished = sum(1 for cl in self.clients if not cl.done)
+        self._waiting = {cl.id for cl in self.clients if not cl.done}
+        self._unfinished = len(self._waiting)
         for action in self.plan:
             self.seq += 1
             heapq.heappush(self.heap, (action.at, self.seq, FAULT, action, None, None))
@@ -413,61 +414,71 @@ class Simulator:
         client is answered."""
         until = self.config.until if until is None else until
         heap = self.heap
-        procs = self.procs
         pop = heapq.heappop
-        checker = self.checker
-        observed = self.observed
-        trace = self.trace
-        decided = self.decided
-        clients = {cl.id for cl in self.clients}
+        process = self.process
         limit = float("inf") if max_events is None else max_events
         while heap and self.events < limit:
             if stop_when_finished and self._unfinished == 0:
                 break
-            entry = heap[0]
-            if entry[0] > until:
+            if heap[0][0] > until:
                 break
-            pop(heap)
-            self.now = entry[0]
-            self.events += 1
-            kind = entry[2]
-            if kind == DELIVER:
-                dst = entry[3]
-                proc = procs.get(dst)
-                msg = entry[4]
-                if proc is None:
-                    if trace is not None:
-                        trace.append((self.now, "lost", entry[5], dst, msg, "down"))
-                    continue
-                self.delivered += 1
-                handler = proc._handlers.get(type(msg))
-                if handler is not None:
-                    handler(proc, msg)
-                if type(msg) is Decision:
-                    decided.add(msg.slot)
-                if checker is not None:
-                    checker.event = self.events
-                    checker.time = self.now
-                    n = len(checker.violations)
-                    checker.after_deliver(dst, proc, msg)
-                    if len(checker.violations) > n and trace is not None:
-                        for v in checker.violations[n:]:
-                            trace.append((self.now, "violation", None, None, v.to_json(), self.events))
-                if dst in observed:
-                    self._observe(dst, proc)
-                elif dst in clients and proc.done:
-                    clients.discard(dst)
-                    self._unfinished -= 1
-            elif kind == TIMER:
-                pid = entry[3]
-                proc = procs.get(pid)
-                if proc is not None and self.epoch[self.node_of[pid]] == entry[5]:
-                    proc.on_timer(entry[4])
-                    if pid in observed:
-                        self._observe(pid, proc)
-            else:
-                self._apply(entry[3])
+            process(pop(heap))
         return self
+
+    def pending(self) -> list:
+        """The scheduled events, earliest first (a copy; for replay tools)."""
+        return sorted(self.heap)
+
+    def take(self, entry) -> None:
+        """Remove one scheduled event, chosen by a replay tool, from the queue
+        and process it now (virtual time does not go backwards)."""
+        self.heap.remove(entry)
+        heapq.heapify(self.heap)
+        self.process((max(self.now, entry[0]),) + tuple(entry[1:]))
+
+    def process(self, entry) -> None:
+        """Process one event taken off the queue."""
+        self.now = entry[0]
+        self.events += 1
+        kind = entry[2]
+        trace = self.trace
+        if kind == DELIVER:
+            dst = entry[3]
+            proc = self.procs.get(dst)
+            msg = entry[4]
+            if proc is None:
+                if trace is not None:
+                    trace.append((self.now, "lost", entry[5], dst, msg, "down"))
+                return
+            self.delivered += 1
+            handler = proc._handlers.get(type(msg))
+            if handler is not None:
+                handler(proc, msg)
+            if type(msg) is Decision:
+                self.decided.add(msg.slot)
+            checker = self.checker
+            if checker is not None:
+                checker.event = self.events
+                checker.time = self.now
+                n = len(checker.violations)
+                checker.after_deliver(dst, proc, msg)
+                if len(checker.violations) > n and trace is not None:
+                    for v in checker.violations[n:]:
+                        trace.append((self.now, "violation", None, None, v.to_json(), self.events))
+            if dst in self.observed:
+                self._observe(dst, proc)
+            elif dst in self._waiting and proc.done:
+                self._waiting.discard(dst)
+                self._unfinished -= 1
+        elif kind == TIMER:
+            pid = entry[3]
+            proc = self.procs.get(pid)
+            if proc is not None and self.epoch[self.node_of[pid]] == entry[5]:
+                proc.on_timer(entry[4])
+                if pid in self.observed:
+                    self._observe(pid, proc)
+        else:
+            self._apply(entry[3])
 
     # -- results ---------------------------------------------------------------
     def history(self) -> dict:
