@@ -21,6 +21,7 @@ from .replica import Replica
 from .scout import Scout
 from .sim import (Action, FaultPlan, NetParams, RunResult, SimConfig, Simulator, crash, heal,
                   partition, recover, simulate)
+from .sim.sweep import grid, random_fault_plan, summarize, sweep
 from .types import BOTTOM, NOOP, WINDOW, Ballot, Command, Config, PValue
 
 __version__ = "0.1.0"
@@ -30,3 +31,4 @@ __all__ = ["Acceptor", "Action", "BOTTOM", "Ballot", "Client", "Command", "Comma
            "NOOP", "NetParams", "PValue", "Replica", "RunResult", "Scout", "SimConfig",
            "Simulator", "Violation", "WINDOW", "crash", "heal", "partition", "pmax",
            "recover", "simulate"]
+__all__ += ["grid", "random_fault_plan", "summarize", "sweep"]

@@ -127,7 +127,8 @@ def _simulate(args) -> int:
 def _add_lincheck(sub):
     p = sub.add_parser("lincheck", help="check histories for linearizability")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--timeout", type=_float, default=None, help="seconds per file")
+    p.add_argument("--timeout", type=_float, default=60.0,
+                   help="give up on a file after this many seconds (verdict unknown); default 60")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_lincheck)
 
@@ -141,7 +142,7 @@ def _lincheck(args) -> int:
         try:
             history = load_history(path)
         except HistoryError as e:
-            raise ConfigError(path, str(e)) from None
+            raise ConfigError("", str(e)) from None  # it names the file and field
         r = check(history, timeout_s=args.timeout)
         out = {"file": path, "linearizable": r.linearizable, "wall_s": round(r.wall_s, 6),
                "ops": len(history.ops), "timed_out": r.timed_out}

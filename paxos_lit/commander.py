@@ -42,6 +42,11 @@ class Commander(Process):
         in ``waitfor``, tell every replica <decision, s, c>.  An acceptor at
         another ballot means b was preempted (PMMC Fig. 7)."""
         b, s, c = self.pvalue
+        if msg.ballot < b:
+            # Not in the paper: this acceptor has not yet seen our phase 1 (its
+            # p1a was lost or overtaken).  That is no preemption: wait for the
+            # others (and retransmit) instead of giving the slot up.
+            return
         if msg.ballot == b:
             self.waitfor.discard(msg.src)
             if len(self.waitfor) < len(self.acceptors) / 2:

@@ -10,4 +10,8 @@ class ConfigError(ValueError):
     def __init__(self, field: str, problem: str):
         self.field = field
         self.problem = problem
-        super().__init__(f"{field}: {problem}")
+        super().__init__(f"{field}: {problem}" if field else problem)
+
+    def __reduce__(self):
+        # So the error survives pickling (a sweep's worker process sends it back).
+        return (type(self), (self.field, self.problem))

@@ -153,6 +153,14 @@ def parse_action(obj, where: str) -> Action:
     return Action(at=at, action=kind, **kw)
 
 
+def _no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    for k in keys:
+        if keys.count(k) > 1:
+            raise ConfigError("faults", f"key {k!r} appears twice in one object")
+    return dict(pairs)
+
+
 @dataclass(frozen=True)
 class FaultPlan:
     """An ordered tuple of actions.  Actions at the same time apply in list
@@ -189,7 +197,7 @@ class FaultPlan:
     @classmethod
     def loads(cls, text: str) -> "FaultPlan":
         try:
-            obj = json.loads(text)
+            obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
         except json.JSONDecodeError as e:
             raise ConfigError("faults", f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
         return cls.from_json(obj)
