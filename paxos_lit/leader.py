@@ -156,6 +156,19 @@ class Leader(Process):
         else:
             self._scout()
 
+    # Crash and recovery ------------------------------------------------------
+    # Fix (tests helper): a recovered leader used to restart at ballot
+    # (0, itself), so it could reuse a ballot of its previous life and
+    # propose a different command for a slot at that same ballot: two
+    # commanders at one (ballot, slot) (C1, then A4 and possibly R1; PMMC
+    # section 3.3).  Its ballot is now durable, like an acceptor's state
+    # (PMMC section 3.6, "state on disk"), and it restarts one round above it.
+    def durable_state(self):
+        return self.ballot_num
+
+    def restore(self, state) -> None:
+        self.ballot_num = Ballot(state.round + 1, self.id)
+
     def on_Ping(self, msg: Ping) -> None:
         """Tell a waiting leader whether we are alive and active."""
         self.env.send(msg.src, Pong(self.id, self.ballot_num, self.active))

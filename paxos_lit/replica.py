@@ -42,6 +42,9 @@ class Replica(Process):
         self.decisions: dict = {}
         # leaders: the leaders of the current configuration (a tuple of ids).
         self.leaders = tuple(leaders)
+        # first_leaders: the leaders of the initial configuration; with the
+        # reconfigurations in ``decisions`` they give each slot's leaders.
+        self.first_leaders = self.leaders
         # window: the WINDOW of the paper (slots proposed ahead of slot_out).
         self.window = window
         # results: command -> its result, for every command performed; it is
@@ -114,6 +117,17 @@ class Replica(Process):
         self.slot_out += 1
         self.env.send(c.client, Response(self.id, c, result))
 
+    def _leaders_for(self, slot) -> tuple:
+        """The leaders of slot's configuration: set by the reconfiguration
+        decided latest at a slot <= slot - WINDOW (PMMC section 3.4).  Every
+        such slot is below slot_out, hence decided here, when slot <
+        slot_out + WINDOW."""
+        leaders, last = self.first_leaders, 0
+        for s, c in self.decisions.items():
+            if last < s <= slot - self.window and is_reconfig(c):
+                leaders, last = c.op[1].leaders, s
+        return leaders
+
     def on_timer(self, tag: str) -> None:
         """Not in the paper, which assumes no message is lost: if nothing was
         performed since the last check while work is waiting, propose again,
@@ -123,10 +137,20 @@ class Replica(Process):
         top = max(self.decisions, default=0) + 1
         waiting = self.requests or self.proposals or top > self.slot_out
         if waiting and self.slot_out == self.stall_mark:
-            for s in range(self.slot_out, max(self.slot_in, top)):
+            # Fix (tests helper): a retry for slot s must go to the leaders of
+            # slot s's configuration, not to the current ones.  Sending every
+            # retry to ``self.leaders`` let the new leaders of a
+            # reconfiguration decide, with the new acceptors, a slot the old
+            # configuration was deciding (and the old leaders decide a slot
+            # past s + WINDOW): two different commands for one slot, an R1
+            # violation (PMMC section 3.4).  Slots at or beyond slot_out +
+            # WINDOW are skipped: their configuration is not known yet, and
+            # they are retried once slot_out comes within WINDOW of them.
+            end = min(max(self.slot_in, top), self.slot_out + self.window)
+            for s in range(self.slot_out, end):
                 if s not in self.decisions:
                     msg = Propose(self.id, s, self.proposals.get(s, NOOP), True)
-                    for leader in self.leaders:
+                    for leader in self._leaders_for(s):
                         self.env.send(leader, msg)
         self.stall_mark = self.slot_out
         self.env.set_timer(self.STALL_AFTER, "stall")
