@@ -213,6 +213,39 @@ def _bad(field, v):
     raise ValueError(f"bad {field} {v!r}")
 
 
+def register(cls, **decoders):
+    """Add a new message class to ``MESSAGE_TYPES`` (so to ``encode`` /
+    ``decode``) and return it.  Used by the optimization variants
+    (``paxos_lit.variants``), which need messages the paper's core has not.
+
+    ``cls`` is a NamedTuple whose first field is ``src``; ``decoders`` give
+    a validating decoder (plain JSON value -> field value, ValueError if
+    bad) for each field name not known yet.  Role classes build their
+    dispatch table when they are defined (``paxos_lit.process``), so
+    register a message *before* defining the roles that handle it.
+    Registering the same class again (or a module reloaded) replaces it."""
+    name = getattr(cls, "__name__", repr(cls))
+    fields = getattr(cls, "_fields", None)
+    if not (isinstance(cls, type) and issubclass(cls, tuple) and fields and fields[0] == "src"):
+        raise ValueError(f"{name}: a message must be a NamedTuple whose first field is 'src'")
+    known = MESSAGE_TYPES.get(name)
+    if known is not None and (known.__module__, known.__qualname__) != (cls.__module__,
+                                                                        cls.__qualname__):
+        raise ValueError(f"message type {name!r} is already registered by {known.__module__}")
+    missing = [f for f in fields if f not in _DECODERS and f not in decoders]
+    if missing:
+        raise ValueError(f"{name}: no decoder for field(s) {missing}")
+    for f, decoder in decoders.items():
+        if f not in fields:
+            raise ValueError(f"{name}: decoder for unknown field {f!r}")
+        old = _DECODERS.get(f, decoder)
+        if (old.__module__, old.__qualname__) != (decoder.__module__, decoder.__qualname__):
+            raise ValueError(f"{name}: field {f!r} already has another decoder")
+        _DECODERS[f] = decoder
+    MESSAGE_TYPES[name] = cls
+    return cls
+
+
 def decode(obj: dict):
     """The inverse of ``encode``; raises ValueError naming what is wrong."""
     if not isinstance(obj, dict):
