@@ -25,7 +25,7 @@ from .types import Command
 class Client(Process):
     id_prefix = "c"
     #: Virtual time to wait for an answer before sending to every replica.
-    RETRY_AFTER = 60.0
+    RETRY_AFTER = 30.0
 
     def __init__(self, pid, env, replicas, ops=(), first=0):
         super().__init__(pid, env)

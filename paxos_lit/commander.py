@@ -16,7 +16,7 @@ from .process import Process
 class Commander(Process):
     id_prefix = "c"
     #: Virtual time before re-sending p2a to acceptors that have not answered.
-    RETRY_AFTER = 25.0
+    RETRY_AFTER = 10.0
 
     def __init__(self, pid, env, leader, acceptors, replicas, pvalue):
         super().__init__(pid, env)

@@ -24,7 +24,7 @@ class Replica(Process):
     id_prefix = "r"
     #: Virtual time without progress after which the replica asks again for
     #: the slots it is waiting on (not in the paper; see ``on_timer``).
-    STALL_AFTER = 40.0
+    STALL_AFTER = 15.0
 
     def __init__(self, pid, env, leaders, window=WINDOW):
         super().__init__(pid, env)

@@ -18,7 +18,7 @@ class Scout(Process):
     #: Virtual time before re-sending p1a to acceptors that have not answered.
     #: The paper assumes reliable links; this retransmission is what makes a
     #: fair-loss link reliable enough (PMMC section 3.6, "fair links").
-    RETRY_AFTER = 25.0
+    RETRY_AFTER = 10.0
 
     def __init__(self, pid, env, leader, acceptors, ballot):
         super().__init__(pid, env)

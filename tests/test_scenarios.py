@@ -235,7 +235,7 @@ def test_dueling_naive_livelocks_and_backoff_progresses():
     assert bres.completed == bres.requested == 30 and bres.virtual_time < 150
     last = max(t for t, _, _ in decisions(naive).values())
     assert nres.completed < nres.requested
-    assert naive.now == until and until - last >= 1900       # 1900+ time units, nothing new
+    assert until - naive.now < 1 and until - last >= 1900    # 1900+ time units, nothing new
     rounds = [b.round for _, _, b, _ in states(naive)]
     assert max(rounds) > 500                                  # ballots climb all along
     assert nres.violations == [] and nres.linearizable is True   # slow, never unsafe
