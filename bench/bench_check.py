@@ -2,6 +2,14 @@
 
     python bench/bench_check.py [--json] [--repeat N] [--model tiny|small]
 
+Then the Multi-Paxos model (``paxos_lit.check.model``, the real role
+classes): the standard configuration (2 leaders, 3 acceptors, 1 replica, 2
+commands, 2 ballot rounds; target complete in <= 30 s), which is far too
+large to complete, so it runs up to ``--multipaxos-states`` states and
+reports ``complete: false`` with its rate; and the largest configuration
+explored completely in about the same time (2 leaders, 3 acceptors, 1
+replica, 1 command, 1 ballot round). ``--skip-multipaxos`` leaves both out.
+
 Both searches run on the Synod model (``Synod.tiny()`` by default, TLC's
 MCPaxosTiny: 3,921 states). The baseline is the least a BFS can do: a deque,
 a set, and the model's ``successors``; no invariant checks, no parent
@@ -23,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from paxos_lit.check.explore import explore  # noqa: E402
+from paxos_lit.check.model import STANDARD, ModelConfig, check_model  # noqa: E402
 from paxos_lit.synod import Synod  # noqa: E402
 
 
@@ -43,6 +52,15 @@ def bare_bfs(model: Synod) -> tuple[int, int]:
     return len(seen), transitions
 
 
+def multipaxos(config: ModelConfig, max_states: int | None) -> dict:
+    """One exploration of the Multi-Paxos model; the counts and the time."""
+    r = check_model(config, max_states=max_states).result
+    return {"config": config.to_json(), "states": r.states, "transitions": r.transitions,
+            "depth": r.depth, "complete": r.complete, "violations": len(r.violations),
+            "wall_s": round(r.wall_s, 3), "states_per_s": round(r.states / r.wall_s, 1),
+            "max_states": max_states}
+
+
 def best_of_interleaved(repeat: int, *fns):
     """Best wall time of each function, running them in turn ``repeat``
     times, so that a burst of load elsewhere hits both alike."""
@@ -61,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--repeat", type=int, default=7, help="runs of each, best kept")
     ap.add_argument("--model", choices=("tiny", "small"), default="tiny")
+    ap.add_argument("--multipaxos-states", type=int, default=250_000,
+                    help="bound on the standard Multi-Paxos configuration's search")
+    ap.add_argument("--skip-multipaxos", action="store_true")
     args = ap.parse_args(argv)
 
     # A fresh model per run, so neither search profits from the other's
@@ -83,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_s": round(t_base, 4),
         "repeat": args.repeat,
     }
+    if not args.skip_multipaxos:
+        out["multipaxos_standard"] = multipaxos(STANDARD, args.multipaxos_states)
+        out["multipaxos_complete"] = multipaxos(
+            ModelConfig(leaders=2, acceptors=3, replicas=1, commands=1, max_ballot=0), None)
+        out["multipaxos_target_s"] = 30.0
     if args.json:
         print(json.dumps(out))
     else:

@@ -1,0 +1,1191 @@
+"""Multi-Paxos as a model for the explorer, driving the real role classes.
+
+:func:`paxos_lit.check.explore.explore` visits every state a model can reach.
+:class:`PaxosModel` is such a model for the whole PMMC protocol: its states
+hold the *same* ``Acceptor``, ``Replica``, ``Leader``, ``Scout`` and
+``Commander`` objects the simulator runs (or a student's or a mutant's
+subclasses), and every step calls one of their handlers. The model plays the
+network and the operating system for them through an ``Env`` that records
+effects instead of scheduling them: ``send`` adds a message to the network,
+``spawn`` creates and starts a child, ``set_timer`` arms a timer, ``exit``
+removes the process, ``rand`` returns a fixed 0.0 (only the ``backoff``
+policy's jitter reads it, and the model has no clock for jitter to move).
+
+What a state holds (:class:`MState`)
+------------------------------------
+* ``procs``: every live process, encoded as ``(pid, class, field names,
+  frozen field values)``. Encoding is the copy-on-write: a step decodes only
+  the process it delivers to (a fresh object whose sets and dicts are fresh
+  copies), runs the handler, and encodes it again, so states never share a
+  mutable object. Measured on this machine, decoding and re-encoding a role
+  costs about as much as ``copy.copy`` plus copying its containers, and the
+  encoded tuple is needed anyway as the hashable key.
+  Frozen forms: a set becomes a frozenset, a list a tuple, a ``KVStore`` its
+  sorted items, a dict its items sorted by key. Sorting a dict is a sound
+  canonicalisation because the roles never depend on a dict's insertion
+  order (slot -> command maps are read with ``in``, ``get``, ``max`` and
+  ``sorted``), with one exception that keeps its order: the replica's
+  ``requests``, an ordered set whose first element is proposed next (see
+  :data:`ORDERED_FIELDS`).
+* ``net``: the messages in flight, a *multiset*: a frozenset of
+  ``(dst, type name, message)`` keys plus ``extra``, the copies beyond the
+  first of a key (empty unless duplication or retransmission made two equal
+  messages). A plain set would merge a retransmitted message with the
+  original still in flight and lose the second delivery, which is exactly
+  the behaviour the "commander counts a duplicate reply twice" mutant needs.
+  The type name is part of the key because two NamedTuple messages with
+  equal fields compare equal whatever their class (``P1a`` and
+  ``Preempted`` are both ``(src, ballot)``).
+* ``timers``: armed timers ``(pid, tag)``, only when timers may fire (below).
+* ``down``: crashed processes, each with the durable state it saved and, for
+  an acceptor, what the invariant checker last saw of it (ballot and
+  accepted pvalues), to check A1 and A3 on recovery.
+* ``children``: how many children each process has spawned, because child
+  ids (``l1.s2``, ``l1.c5``) are numbered as in the simulator, so a
+  counterexample names the same processes in both.
+* ghost variables of the invariant checker (:class:`InvariantChecker` keeps
+  the same ones): ``decided`` (slot -> first command decided at a replica,
+  for R1), ``chosen`` (slot -> lowest ballot at which a majority accepted,
+  and its command, for A5 and C2) and ``commanders`` ((ballot, slot) ->
+  command of the first commander, for C1).
+* ``used``: how much of each fault budget the path has spent (crashes,
+  drops, duplications, timer firings), and ``bad``: the invariants the step
+  into this state broke.
+
+Steps (:class:`Step`, the labels of a counterexample)
+-----------------------------------------------------
+``deliver`` a message in flight (to a crashed process it is lost, as in the
+simulator); ``drop`` or ``dup`` one (within the ``drops`` / ``dups``
+budgets; never a message between a leader and its own scouts and commanders,
+which the simulator delivers locally); fire a ``timer`` (within ``timers``);
+``crash`` a replica, leader or acceptor (within ``crashes``) and ``recover``
+it. A step names the message itself (destination, type and every field), the
+timer (process and tag) or the process, which is what
+:mod:`paxos_lit.check.replay` needs to pick the same event from the
+simulator's queue.
+
+Bounds
+------
+* ``max_ballot``: ballot rounds ``0..max_ballot``. A leader whose next
+  ballot would exceed it still spawns its scout (the role code is not
+  changed), but that scout's ``P1a`` messages are never delivered: the
+  leader has, in effect, stopped scouting. ``max_ballot=1`` is "2 ballot
+  rounds".
+* ``commands``: the workload, N distinct commands from clients c1..cN
+  (``append x ci.1``: appends, so that a command applied twice or out of
+  order shows in the replica's state, R3), handed to the replicas up front as
+  ``Request`` messages delivered before the first step (command i to replica
+  i mod R, or with ``spread="all"`` every command to every replica, replica j
+  getting them rotated by j, like clients that resend to every replica).
+  Clients are not modelled: responses leave the system.
+* ``upfront_proposals`` (off by default): also deliver the replicas' first
+  proposals to the leaders before the first step, leader j hearing replica
+  j first, so every leader knows the workload from the start (and two
+  leaders may favour different commands for one slot). A narrower workload, not a reduction: the
+  catalogue of mutants uses it to keep searches for deep counterexamples
+  short; the paths found are still real and replay in the simulator.
+* ``crashes``, ``drops``, ``dups``, ``timers``: per-path budgets (0 by
+  default); ``max_depth`` and ``max_states`` are the explorer's.
+
+Timers
+------
+The standard configuration has no loss and the paper's ``naive`` leaders,
+which set no timers. The timers left are the scouts', commanders' and
+replicas' retransmissions (not in the paper: they make fair-loss links
+reliable). Without loss every message they would resend is still in flight
+or already answered, so they only duplicate messages; and each one re-arms
+itself, so with timers the state space would have no quiescent states and be
+unbounded. So timers are recorded and may fire only when the ``timers``
+budget is positive (at most that many firings per path); with the default 0
+the model is the paper's protocol on reliable links, and the ``dup`` budget
+is the explicit way to explore duplicates.
+
+Invariants
+----------
+Checked after each step exactly as the simulator's
+:class:`~paxos_lit.invariants.InvariantChecker` checks them after each event
+(same rules, same ghost variables, same moments: after a delivery to an
+acceptor or replica, at a commander's spawn, at a recovery), so a
+counterexample replayed in the simulator breaks the same invariant at the
+same step: R1-R5, A1-A5, C1-C2. Two more (:data:`MODEL_INVARIANTS`):
+
+* ``Chosen``: a replica learns a decision ``(s, c)`` only if a majority of
+  acceptors accepted ``c`` for ``s`` at one ballot. That is the paper's
+  definition of a chosen command and the step R1 rests on; checking it
+  catches a commander that decides too early at the decision itself, before
+  a second ballot has to choose another command for R1 to break.
+* ``Liveness``: (a) a passive ``naive`` leader within the ballot bound
+  always has a scout at work for its ballot, or that scout's verdict on the
+  way (PMMC Fig. 8: a preempted leader scouts again at once); (b) in a
+  *quiescent* state (no message can be delivered, no timer can fire) of a
+  path without crash or loss, every naive leader is active unless it ran
+  out of ballot rounds, and if some leader is active, every replica has
+  performed every command of the workload. The paper's protocol guarantees
+  these on reliable links: every scout and commander ends (adopted,
+  preempted, or decided) once its messages are delivered, and an active
+  leader has a commander at its ballot for every proposal. (A ``backoff``
+  leader may rightly stay passive while it defers to an active one, so (a)
+  and the first half of (b) apply to naive leaders only.)
+
+This check found a real gap while the model was being written: the
+commander used to treat a p2b carrying a *lower* ballot (from an acceptor
+that had not yet seen the p1a of its ballot, the p2a having overtaken it)
+as a preemption and exit, and its leader then ignored that stale
+preemption, so the slot waited for the replica's retry timer. The
+commander now ignores such replies.
+
+Reductions (all sound) and what is not reduced
+----------------------------------------------
+1. Dict fields are stored sorted (see above): the same role state is one
+   state whatever order its dict was filled in.
+2. A message addressed to a scout or commander that has exited, or to a
+   crashed leader's children, is removed from the network at once (and one
+   sent to such a process is never added): child ids are never reused, so
+   the simulator would deliver it to nobody. Responses to clients are not
+   kept (clients are not modelled).
+3. Requests (and, with ``upfront_proposals``, the first proposals) are
+   delivered during setup: a choice of workload, see Bounds.
+
+Nothing else. Every interleaving of deliveries is explored, because they are
+genuinely different here: a p2a overtaking a p1a, or a stale preemption, is
+exactly the kind of order that breaks a protocol. Measured: persistent sets
+(delivering first to a scout or commander none of whose requests are still in
+flight, the only process-level choice that stays sound when every process
+can reach every acceptor through a future spawn) saved under 1 %; delivering
+leader-local and decision messages at once and naming children by content
+saved 1.7x together; acceptor symmetry could save at most 3! = 6x. The
+standard configuration (2 leaders, 3 acceptors, 1 replica, 2 commands, 2
+ballot rounds) has more than a million distinct states by depth 13 of about
+45, growing about 2x per level, so it cannot be explored completely by any of
+these; ``check_model`` explores it up to a bound. Smaller configurations
+that exercise the same rules (one leader with two or three commands, two
+leaders with one command, with crashes, drops, duplicates or timers) are
+explored completely in seconds.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from ..acceptor import Acceptor
+from ..commander import Commander
+from ..errors import ConfigError
+from ..kvstore import KVStore
+from ..leader import POLICIES, Leader
+from ..messages import Decision, Request, decode, encode, to_plain
+from ..replica import Replica
+from ..scout import Scout
+from ..types import NOOP, WINDOW, Command, PValue, is_reconfig
+from .explore import ExploreResult, Violation, explore
+
+__all__ = ["CheckResult", "MState", "ModelConfig", "PaxosModel", "Step", "ORDERED_FIELDS",
+           "check_model", "STANDARD"]
+
+#: Role names a model (like the simulator) lets you replace.
+ROLE_NAMES = ("acceptor", "leader", "replica")
+#: Dict fields whose insertion order the roles depend on (kept in order).
+ORDERED_FIELDS = frozenset({"requests"})
+#: The invariant names the model adds to R1-R5, A1-A5, C1-C2.
+LIVENESS = "Liveness"
+CHOSEN = "Chosen"
+#: What each of them says (the others are in ``paxos_lit.invariants.NAMES``).
+MODEL_INVARIANTS = {
+    CHOSEN: "a replica learns a decision only for a command a majority of acceptors "
+            "accepted at one ballot (the definition of chosen, behind R1)",
+    LIVENESS: "a passive naive leader within the ballot bound always has a scout at work; "
+              "when nothing can happen any more (no crash, no loss), every naive leader is "
+              "active unless out of ballots, and if one leader is active every replica "
+              "performed every command",
+}
+
+
+# --------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------
+def _count(name: str, value, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo \
+            or (hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ConfigError(name, f"must be an integer {rng}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What the model explores. The defaults are the standard small
+    configuration (DESIGN section 6): 2 leaders, 3 acceptors, 1 replica,
+    2 commands, 2 ballot rounds (``max_ballot=1``: rounds 0 and 1), no loss,
+    the paper's ``naive`` leaders."""
+
+    leaders: int = 2
+    acceptors: int = 3
+    replicas: int = 1
+    commands: int = 2
+    max_ballot: int = 1
+    window: int = WINDOW
+    leader_policy: str = "naive"
+    crashes: int = 0
+    drops: int = 0
+    dups: int = 0
+    timers: int = 0
+    spread: str = "one"
+    upfront_proposals: bool = False
+
+    def __post_init__(self):
+        _count("leaders", self.leaders, 1, 9)
+        _count("acceptors", self.acceptors, 1, 9)
+        _count("replicas", self.replicas, 1, 9)
+        _count("commands", self.commands, 0, 20)
+        _count("max_ballot", self.max_ballot, 0, 50)
+        _count("window", self.window, 1, 1000)
+        _count("crashes", self.crashes, 0, 100)
+        _count("drops", self.drops, 0, 100)
+        _count("dups", self.dups, 0, 100)
+        _count("timers", self.timers, 0, 100)
+        if self.leader_policy not in POLICIES:
+            raise ConfigError("leader_policy", f"must be one of {', '.join(POLICIES)}, "
+                                               f"got {self.leader_policy!r}")
+        if self.spread not in ("one", "all"):
+            raise ConfigError("spread", f"must be 'one' or 'all', got {self.spread!r}")
+        if not isinstance(self.upfront_proposals, bool):
+            raise ConfigError("upfront_proposals", f"must be true or false, got "
+                                                   f"{self.upfront_proposals!r}")
+
+    @property
+    def acceptor_ids(self) -> tuple[str, ...]:
+        return tuple(f"a{i}" for i in range(1, self.acceptors + 1))
+
+    @property
+    def replica_ids(self) -> tuple[str, ...]:
+        return tuple(f"r{i}" for i in range(1, self.replicas + 1))
+
+    @property
+    def leader_ids(self) -> tuple[str, ...]:
+        return tuple(f"l{i}" for i in range(1, self.leaders + 1))
+
+    def workload(self) -> list[tuple[str, Command]]:
+        """``(replica, command)`` pairs, in the order the requests arrive."""
+        cmds = [Command(f"c{i}", 1, ("append", "x", f"c{i}.1"))
+                for i in range(1, self.commands + 1)]
+        reps = self.replica_ids
+        if self.spread == "one":
+            return [(reps[i % len(reps)], c) for i, c in enumerate(cmds)]
+        n = len(cmds)
+        return [(r, cmds[(j + k) % n]) for j, r in enumerate(reps) for k in range(n)]
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, obj: dict) -> ModelConfig:
+        if not isinstance(obj, dict):
+            raise ConfigError("config", "must be a JSON object")
+        unknown = sorted(set(obj) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(unknown[0], "unknown model configuration field")
+        return cls(**obj)
+
+
+#: The standard small configuration (DESIGN section 6).
+STANDARD = ModelConfig()
+
+
+# --------------------------------------------------------------------------
+# States and steps
+# --------------------------------------------------------------------------
+class MState(NamedTuple):
+    """One state of the Multi-Paxos model (see the module docstring)."""
+
+    procs: tuple  # ((pid, schema, values), ...) sorted by pid: the live processes
+    net: frozenset  # {(dst, type name, msg)}: messages in flight (one copy each)
+    extra: frozenset  # {((dst, type name, msg), n)}: n more copies of a key
+    timers: frozenset  # {(pid, tag)}: armed timers (only when timers may fire)
+    down: tuple  # ((pid, durable state, acceptor watch or None), ...) sorted
+    children: tuple  # ((parent, children spawned so far), ...) sorted
+    decided: frozenset  # {(slot, command)}: first command decided per slot (R1)
+    chosen: frozenset  # {(slot, (ballot, command))}: lowest majority-accepted (A5, C2)
+    commanders: frozenset  # {((ballot, slot), command)}: first commander's command (C1)
+    used: tuple  # (crashes, drops, dups, timer firings) spent on the path
+    bad: tuple  # Violations the step into this state caused
+
+
+class Step(NamedTuple):
+    """One step of a path: ``kind`` is deliver, drop, dup, timer, crash or
+    recover; ``process`` the destination, timer owner or crashing process;
+    ``mtype`` and ``msg`` the message (for a timer, ``msg`` is its tag)."""
+
+    kind: str
+    process: str
+    mtype: str | None = None
+    msg: Any = None
+
+    def __str__(self) -> str:
+        if self.kind in ("deliver", "drop", "dup"):
+            return f"{self.kind} {show_msg(self.mtype, self.msg)} to {self.process}"
+        if self.kind == "timer":
+            return f"timer {self.msg!r} fires at {self.process}"
+        return f"{self.kind} {self.process}"
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"step": self.kind, "process": self.process}
+        if self.kind in ("deliver", "drop", "dup"):
+            out["msg"] = encode(self.msg)
+        elif self.kind == "timer":
+            out["tag"] = self.msg
+        out["text"] = str(self)
+        return out
+
+    @classmethod
+    def from_json(cls, obj) -> Step:
+        """The inverse of :meth:`to_json` (``text`` is ignored)."""
+        if not isinstance(obj, dict) or not isinstance(obj.get("step"), str) \
+                or not isinstance(obj.get("process"), str):
+            raise ConfigError("step", f"a step needs string 'step' and 'process', got {obj!r}")
+        kind = obj["step"]
+        if kind in ("deliver", "drop", "dup"):
+            try:
+                msg = decode(obj.get("msg"))
+            except ValueError as e:
+                raise ConfigError("step.msg", str(e)) from None
+            return cls(kind, obj["process"], type(msg).__name__, msg)
+        if kind == "timer":
+            return cls(kind, obj["process"], None, obj.get("tag"))
+        if kind in ("crash", "recover"):
+            return cls(kind, obj["process"])
+        raise ConfigError("step.step", f"unknown step kind {kind!r} (deliver, drop, dup, "
+                                       "timer, crash, recover)")
+
+
+def show_msg(mtype, msg) -> str:
+    """A message as one short line: ``P1b(a1: (0,l1), {})``."""
+    fields = ", ".join(_show(v) for v in msg[1:])
+    return f"{mtype}({msg[0]}{': ' if fields else ''}{fields})"
+
+
+def _show(v) -> str:
+    if isinstance(v, frozenset | set):
+        return "{" + ", ".join(sorted(_show(x) for x in v)) + "}"
+    if isinstance(v, PValue):
+        return f"<{v[0]}, {v[1]}, {v[2]}>"
+    if isinstance(v, tuple) and type(v) is not tuple:  # Ballot, Command
+        return str(v)
+    return repr(v)
+
+
+# --------------------------------------------------------------------------
+# Freezing and thawing role state (the copy-on-write)
+# --------------------------------------------------------------------------
+class FSet(frozenset):
+    """A frozen ``set`` field (thaws back to a set)."""
+
+    __slots__ = ()
+
+
+class FDict(tuple):
+    """A frozen ``dict`` field: its items, sorted by key (thaws to a dict)."""
+
+    __slots__ = ()
+
+
+class FODict(tuple):
+    """A frozen order-sensitive ``dict`` field: items in insertion order."""
+
+    __slots__ = ()
+
+
+class FList(tuple):
+    """A frozen ``list`` field."""
+
+    __slots__ = ()
+
+
+class FKV(tuple):
+    """A frozen ``KVStore``: its data items, sorted."""
+
+    __slots__ = ()
+
+
+def _sorted_items(d: dict) -> tuple:
+    try:
+        return tuple(sorted(d.items()))
+    except TypeError:
+        return tuple(sorted(d.items(), key=lambda kv: repr(kv[0])))
+
+
+_MUTABLE = frozenset({set, dict, list, KVStore})
+_FROZEN = frozenset({FSet, FDict, FODict, FList, FKV})
+
+
+def _freeze(name: str, v):
+    t = type(v)
+    if t is set:
+        return FSet(v)
+    if t is dict:
+        return FODict(v.items()) if name in ORDERED_FIELDS else FDict(_sorted_items(v))
+    if t is list:
+        return FList(v)
+    kv = FKV(_sorted_items(v.data))
+    return kv
+
+
+def _thaw(v):
+    t = type(v)
+    if t is FSet:
+        return set(v)
+    if t is FList:
+        return list(v)
+    if t is FKV:
+        kv = KVStore()
+        kv.data = dict(v)
+        return kv
+    return dict(v)
+
+
+class Schema:
+    """A role class and its field names, interned: one object per pair, so
+    an encoded process compares and hashes its schema by identity."""
+
+    __slots__ = ("cls", "names", "keys", "pos")
+
+    def __init__(self, cls, keys):
+        self.cls = cls
+        self.keys = keys  # every attribute name, in insertion order
+        self.names = tuple(k for k in keys if k != "id" and k != "env")
+        self.pos = {k: i for i, k in enumerate(self.names)}  # name -> index in values
+
+    def __repr__(self):
+        return f"Schema({self.cls.__name__})"
+
+
+_SCHEMAS: dict = {}
+
+
+def encode_process(obj) -> tuple:
+    """A role object as a hashable ``(pid, schema, frozen values)`` entry."""
+    d = obj.__dict__
+    cls = type(obj)
+    keys = tuple(d)
+    sch = _SCHEMAS.get((cls, keys))
+    if sch is None:
+        sch = _SCHEMAS[(cls, keys)] = Schema(cls, keys)
+    vals = []
+    append = vals.append
+    for k in sch.names:
+        v = d[k]
+        append(_freeze(k, v) if type(v) in _MUTABLE else v)
+    return (obj.id, sch, tuple(vals))
+
+
+def decode_process(entry: tuple, env) -> Any:
+    """A fresh role object from an entry: its containers are fresh copies,
+    so running a handler on it never changes a stored state."""
+    pid, sch, values = entry
+    obj = sch.cls.__new__(sch.cls)
+    d = obj.__dict__
+    d["id"] = pid
+    d["env"] = env
+    for k, v in zip(sch.names, values):
+        d[k] = _thaw(v) if type(v) in _FROZEN else v
+    return obj
+
+
+def field_of(entry: tuple, name: str, default=None):
+    """One field of an encoded process, still frozen, without decoding it."""
+    i = entry[1].pos.get(name)
+    return default if i is None else entry[2][i]
+
+
+def node_of(pid: str) -> str:
+    """The top-level process a process lives in (a child lives in its leader)."""
+    i = pid.find(".")
+    return pid if i < 0 else pid[:i]
+
+
+class Key:
+    """The explorer's key for a state: the state with its hash computed once
+    (a state is a deep tuple, and Python does not cache tuple hashes)."""
+
+    __slots__ = ("state", "h")
+
+    def __init__(self, state):
+        self.state = state
+        self.h = hash(state)
+
+    def __hash__(self):
+        return self.h
+
+    def __eq__(self, other):
+        return self.h == other.h and self.state == other.state
+
+
+# --------------------------------------------------------------------------
+# One step in the making
+# --------------------------------------------------------------------------
+class _Env:
+    """The recording environment handed to a role during one step."""
+
+    __slots__ = ("ctx", "pid")
+    now = 0.0  # clients read the clock; the roles of the model do not
+
+    def __init__(self, ctx: _Ctx, pid: str):
+        self.ctx = ctx
+        self.pid = pid
+
+    def send(self, dst, msg) -> None:
+        self.ctx.sends.append((dst, msg))
+
+    def spawn(self, cls, *args):
+        return self.ctx.spawn(self.pid, cls, args)
+
+    def set_timer(self, delay, tag) -> None:
+        if self.ctx.model.timers_on:
+            self.ctx.new_timers.append((self.pid, tag))
+
+    def rand(self) -> float:
+        return 0.0
+
+    def exit(self) -> None:
+        self.ctx.exits.append(self.pid)
+
+
+class _Ctx:
+    """The effects of one step, and the ghost variables it may update."""
+
+    __slots__ = ("model", "state", "view", "live", "sends", "spawned", "exits", "new_timers",
+                 "children", "decided", "chosen", "commanders", "bad")
+
+    def __init__(self, model: PaxosModel, state: MState, view: dict):
+        self.model = model
+        self.state = state
+        self.view = view            # pid -> (index, entry) in state.procs
+        self.live: dict = {}        # pid -> decoded or new object, encoded at the end
+        self.sends: list = []
+        self.spawned: list = []
+        self.exits: list = []
+        self.new_timers: list = []
+        self.children: dict | None = None
+        self.decided: dict | None = None
+        self.chosen: dict | None = None
+        self.commanders: dict | None = None
+        self.bad: list = []
+
+    def get(self, pid):
+        obj = self.live.get(pid)
+        if obj is None:
+            obj = decode_process(self.view[pid][1], _Env(self, pid))
+            self.live[pid] = obj
+        return obj
+
+    def fail(self, inv: str, detail: str) -> None:
+        self.bad.append(Violation(inv, detail))
+
+    def read(self, name: str) -> dict:
+        d = getattr(self, name)
+        return dict(getattr(self.state, name)) if d is None else d
+
+    def write(self, name: str) -> dict:
+        d = getattr(self, name)
+        if d is None:
+            d = dict(getattr(self.state, name))
+            setattr(self, name, d)
+        return d
+
+    def spawn(self, parent: str, cls, args) -> str:
+        if self.children is None:
+            self.children = dict(self.state.children)
+        n = self.children.get(parent, 0) + 1
+        self.children[parent] = n
+        pid = f"{parent}.{cls.id_prefix}{n}"
+        proc = cls(pid, _Env(self, pid), *args)
+        self.live[pid] = proc
+        self.spawned.append(pid)
+        if isinstance(proc, Commander):
+            self.model._check_spawn(self, pid, proc)
+        proc.start()
+        return pid
+
+
+# --------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------
+_EMPTY: frozenset = frozenset()
+
+
+class PaxosModel:
+    """The PMMC protocol over a fully asynchronous network, as a model for
+    :func:`~paxos_lit.check.explore.explore`.
+
+    ``roles`` replaces role classes as in the simulator
+    (``{"acceptor": MyAcceptor}``; scouts and commanders come from the
+    leader class's ``scout_class`` and ``commander_class``)."""
+
+    def __init__(self, config: ModelConfig | None = None, roles: dict | None = None):
+        self.config = config = config if config is not None else ModelConfig()
+        if not isinstance(config, ModelConfig):
+            raise ConfigError("config", "must be a ModelConfig")
+        self.roles = {"acceptor": Acceptor, "leader": Leader, "replica": Replica}
+        for name, cls in (roles or {}).items():
+            if name == "client":
+                continue  # clients are not modelled: a client class changes nothing here
+            if name not in self.roles:
+                raise ConfigError("roles", f"unknown role {name!r} (the model's roles: "
+                                           f"{', '.join(ROLE_NAMES)})")
+            self.roles[name] = cls
+        c = config
+        self.kind_of: dict[str, str] = {}
+        self.specs: dict[str, tuple] = {}
+        for pid in c.acceptor_ids:
+            self.kind_of[pid] = "acceptor"
+            self.specs[pid] = (self.roles["acceptor"], ())
+        for pid in c.replica_ids:
+            self.kind_of[pid] = "replica"
+            self.specs[pid] = (self.roles["replica"], (c.leader_ids, c.window))
+        for pid in c.leader_ids:
+            self.kind_of[pid] = "leader"
+            self.specs[pid] = (self.roles["leader"], (c.acceptor_ids, c.replica_ids,
+                                                      c.leader_policy))
+        self.top = tuple(self.kind_of)  # in the simulator's start order
+        self.quorum = len(c.acceptor_ids) // 2 + 1
+        self.commands = tuple(dict.fromkeys(cmd for _, cmd in c.workload()))
+        self.timers_on = c.timers > 0
+        self.naive = c.leader_policy == "naive"
+        self._leader_set = frozenset(c.leader_ids)
+        self._order_memo: dict = {}
+
+    def __repr__(self) -> str:
+        return f"PaxosModel({self.config!r})"
+
+    # -- the explorer's interface ----------------------------------------------
+    def initial_states(self) -> list[MState]:
+        return [self.initial_state()]
+
+    def canonical(self, state: MState) -> Key:
+        return Key(state)
+
+    def initial_state(self) -> MState:
+        """Every process started in the simulator's order (acceptors,
+        replicas, leaders), then the workload's requests delivered."""
+        empty = MState((), _EMPTY, _EMPTY, _EMPTY, (), (), _EMPTY, _EMPTY, _EMPTY,
+                       (0, 0, 0, 0), ())
+        ctx = _Ctx(self, empty, {})
+        for pid in self.top:
+            cls, args = self.specs[pid]
+            proc = cls(pid, _Env(ctx, pid), *args)
+            ctx.live[pid] = proc
+            proc.start()
+        state = self._commit(ctx, _EMPTY, _EMPTY)
+        bad = list(state.bad)
+        for rid, cmd in self.config.workload():
+            ctx = _Ctx(self, state, self._view(state))
+            msg = Request(cmd.client, cmd)
+            proc = ctx.get(rid)
+            before = proc.slot_out if isinstance(proc, Replica) else None
+            proc.receive(msg)
+            self._check_after(ctx, rid, proc, msg, before)
+            state = self._commit(ctx, state.net, state.extra)
+            bad += state.bad
+        if self.config.upfront_proposals:
+            for key in self.setup_proposals(state):
+                state = self._deliver(state, self._view(state), key)
+                bad += state.bad
+        return state._replace(bad=tuple(bad))
+
+    def setup_proposals(self, state: MState) -> list:
+        """With ``upfront_proposals``: the replicas' proposals in flight after
+        the requests, in the order the setup delivers them: leader by leader,
+        leader j hearing replica j first (then j+1, ...), slot by slot, so
+        that two leaders may favour different commands for one slot."""
+        reps = self.config.replica_ids
+        rank = {r: i for i, r in enumerate(reps)}
+        leaders = {pid: j for j, pid in enumerate(self.config.leader_ids)}
+
+        def order(k):
+            j = leaders.get(k[0], 0)
+            return (k[0], (rank.get(k[2][0], 0) - j) % len(reps), k[2][1], self._order(k))
+
+        return sorted((k for k in state.net if k[1] == "Propose"), key=order)
+
+    @staticmethod
+    def _view(state: MState) -> dict:
+        return {e[0]: (i, e) for i, e in enumerate(state.procs)}
+
+    def deliverable(self, key) -> bool:
+        """Whether a message in flight may be delivered: all may, except a
+        scout's ``P1a`` beyond the ballot bound (that scout never scouts)."""
+        return key[1] != "P1a" or key[2][1][0] <= self.config.max_ballot
+
+    def _order(self, key):
+        memo = self._order_memo
+        k = memo.get(key)
+        if k is None:
+            k = memo[key] = (key[0], key[1], repr(to_plain(tuple(key[2]))))
+        return k
+
+    def successors(self, state: MState) -> Iterator[tuple[Step, MState]]:
+        c = self.config
+        view = self._view(state)
+        net = state.net
+        keys = sorted(net, key=self._order) if len(net) > 1 else list(net)
+        mb = c.max_ballot
+        enabled = [k for k in keys if k[1] != "P1a" or k[2][1][0] <= mb]
+        for key in enabled:
+            yield Step("deliver", key[0], key[1], key[2]), self._deliver(state, view, key)
+        crashes, drops, dups, fired = state.used
+        if drops < c.drops or dups < c.dups:
+            for key in enabled:
+                if node_of(key[2][0]) == node_of(key[0]):
+                    continue  # local to one node: never lost or duplicated
+                if drops < c.drops:
+                    n, x = _remove(state.net, state.extra, key)
+                    yield (Step("drop", key[0], key[1], key[2]),
+                           state._replace(net=n, extra=x, used=(crashes, drops + 1, dups, fired),
+                                          bad=()))
+                if dups < c.dups:
+                    n, x = _add(state.net, state.extra, key)
+                    yield (Step("dup", key[0], key[1], key[2]),
+                           state._replace(net=n, extra=x, used=(crashes, drops, dups + 1, fired),
+                                          bad=()))
+        if fired < c.timers:
+            for pid, tag in sorted(state.timers):
+                yield Step("timer", pid, None, tag), self._timer(state, view, pid, tag)
+        if crashes < c.crashes:
+            for pid in self.top:
+                if pid in view:
+                    yield Step("crash", pid), self._crash(state, view, pid)
+        for d in state.down:
+            yield Step("recover", d[0]), self._recover(state, view, d[0])
+
+    def check(self, state: MState) -> list[Violation]:
+        if state.bad:
+            return list(state.bad)
+        if self.naive:
+            bad = self.scouting(state)
+            if bad:
+                return bad
+        return self.liveness(state)
+
+    # -- steps -------------------------------------------------------------------
+    def _deliver(self, state: MState, view: dict, key) -> MState:
+        net, extra = _remove(state.net, state.extra, key)
+        dst, _, msg = key
+        if dst not in view:  # a crashed process: the message is lost
+            return state._replace(net=net, extra=extra, bad=())
+        ctx = _Ctx(self, state, view)
+        proc = ctx.get(dst)
+        kind = self.kind_of.get(dst)
+        if kind == "acceptor":
+            before = (proc.ballot_num, frozenset(proc.accepted))
+        elif kind == "replica":
+            before = proc.slot_out
+        else:
+            before = None
+        handler = proc._handlers.get(type(msg))
+        if handler is not None:
+            handler(proc, msg)
+        if kind is not None:
+            self._check_after(ctx, dst, proc, msg, before)
+        return self._commit(ctx, net, extra)
+
+    def _timer(self, state: MState, view: dict, pid: str, tag) -> MState:
+        ctx = _Ctx(self, state, view)
+        ctx.get(pid).on_timer(tag)
+        new = self._commit(ctx, state.net, state.extra, fired=(pid, tag))
+        u = new.used
+        return new._replace(used=(u[0], u[1], u[2], u[3] + 1))
+
+    def _crash(self, state: MState, view: dict, pid: str) -> MState:
+        """Stop ``pid`` and its children; keep its durable state."""
+        ctx = _Ctx(self, state, view)
+        proc = ctx.get(pid)
+        durable = proc.durable_state()
+        watch = None
+        if self.kind_of[pid] == "acceptor":
+            watch = (proc.ballot_num, frozenset(proc.accepted))
+        ctx.live.clear()
+        ctx.exits.extend(p for p in view if node_of(p) == pid)
+        new = self._commit(ctx, state.net, state.extra, keep=pid)
+        down = tuple(sorted(state.down + ((pid, durable, watch),), key=_first))
+        u = new.used
+        return new._replace(down=down, used=(u[0] + 1, u[1], u[2], u[3]))
+
+    def _recover(self, state: MState, view: dict, pid: str) -> MState:
+        """Restart ``pid`` from its durable state (and check A1 and A3)."""
+        ctx = _Ctx(self, state, view)
+        rec = next(d for d in state.down if d[0] == pid)
+        cls, args = self.specs[pid]
+        proc = cls(pid, _Env(ctx, pid), *args)
+        if rec[1] is not None:
+            proc.restore(rec[1])
+        ctx.live[pid] = proc
+        watch = rec[2]
+        if watch is not None:
+            if proc.ballot_num < watch[0]:
+                ctx.fail("A1", f"{pid} recovered with ballot {proc.ballot_num} below its "
+                               f"adopted {watch[0]}")
+            if len(proc.accepted) < len(watch[1]):
+                ctx.fail("A3", f"{pid} recovered with {len(proc.accepted)} accepted pvalues, "
+                               f"had {len(watch[1])}")
+        proc.start()
+        new = self._commit(ctx, state.net, state.extra)
+        return new._replace(down=tuple(d for d in state.down if d[0] != pid))
+
+    def _commit(self, ctx: _Ctx, net, extra, fired=None, keep=None) -> MState:
+        """Build the next state from one step's effects."""
+        state = ctx.state
+        view = ctx.view
+        live = ctx.live
+        gone = ctx.exits
+        procs = state.procs
+        if not gone and not ctx.spawned and len(live) == 1 and next(iter(live)) in view:
+            # The common case: one process changed, in place.
+            (pid, obj), = live.items()
+            i = view[pid][0]
+            procs = procs[:i] + (encode_process(obj),) + procs[i + 1:]
+            alive = view
+        else:
+            pmap = {pid: e for pid, (_, e) in view.items()}
+            for pid in gone:
+                pmap.pop(pid, None)
+            for pid, obj in live.items():
+                if pid not in gone:
+                    pmap[pid] = encode_process(obj)
+            procs = tuple(sorted(pmap.values(), key=_first))
+            alive = pmap
+        ctx.live = None  # no reference cycle through the environments
+        if ctx.sends:
+            down = {d[0] for d in state.down}
+            if keep is not None:
+                down.add(keep)
+            add = []
+            for dst, msg in ctx.sends:
+                if dst in alive and dst not in gone or dst in down:
+                    add.append((dst, type(msg).__name__, msg))
+                # else: to an exited child or a client, nobody will receive it
+            if add:
+                if len(add) == len(set(add)) and net.isdisjoint(add):
+                    net = net.union(add)
+                else:
+                    for k in add:
+                        net, extra = _add(net, extra, k)
+        if gone:
+            # Reduction 2: messages to a child that has exited are dead (a
+            # crashed top-level process keeps its own: it may recover).
+            dead = set(gone)
+            dead.discard(keep)
+            if dead and any(k[0] in dead for k in net):
+                net = frozenset(k for k in net if k[0] not in dead)
+                if extra:
+                    extra = frozenset(kv for kv in extra if kv[0][0] not in dead)
+        timers = state.timers
+        if fired is not None or ctx.new_timers or (gone and timers):
+            t = set(timers)
+            t.discard(fired)
+            if gone:
+                dead = set(gone)
+                t = {x for x in t if x[0] not in dead}
+            for pid, tag in ctx.new_timers:
+                if pid not in gone:
+                    t.add((pid, tag))
+            timers = frozenset(t)
+        return MState(
+            procs, net, extra, timers, state.down,
+            state.children if ctx.children is None else tuple(sorted(ctx.children.items())),
+            state.decided if ctx.decided is None else frozenset(ctx.decided.items()),
+            state.chosen if ctx.chosen is None else frozenset(ctx.chosen.items()),
+            state.commanders if ctx.commanders is None else frozenset(ctx.commanders.items()),
+            state.used, tuple(ctx.bad))
+
+    # -- invariant checks, mirroring paxos_lit.invariants.InvariantChecker --------
+    def _check_after(self, ctx: _Ctx, pid: str, proc, msg, before) -> None:
+        kind = self.kind_of.get(pid)
+        if kind == "acceptor":
+            self._check_acceptor(ctx, pid, proc, before)
+        elif kind == "replica":
+            self._check_replica(ctx, pid, proc, msg, before)
+
+    def _check_spawn(self, ctx: _Ctx, pid: str, proc) -> None:
+        """C1 and C2, when a commander is spawned (as the checker does)."""
+        b, s, c = proc.pvalue
+        commanders = ctx.write("commanders")
+        prev = commanders.setdefault((b, s), c)
+        if prev != c:
+            ctx.fail("C1", f"two commanders at ballot {b} for slot {s}: {prev} and {c}")
+        ch = ctx.read("chosen").get(s)
+        if ch is not None and ch[0] < b and ch[1] != c:
+            ctx.fail("C2", f"commander {pid} at {b} carries {c} for slot {s}, but a majority "
+                           f"accepted {ch[1]} at {ch[0]}")
+
+    def _votes(self, ctx: _Ctx, pid: str, acc_now) -> dict:
+        """(ballot, slot) -> {acceptor: command}: every vote cast so far (the
+        checker's ``votes``): the acceptors' accepted sets (``acc_now`` for
+        the acceptor ``pid`` that is acting) and, for a crashed acceptor,
+        what it had accepted when it crashed."""
+        votes: dict = {}
+        for a in self.config.acceptor_ids:
+            if a == pid:
+                acc = acc_now
+            else:
+                v = ctx.view.get(a)
+                if v is not None:
+                    acc = field_of(v[1], "accepted", ())
+                else:
+                    rec = next((d for d in ctx.state.down if d[0] == a), None)
+                    acc = rec[2][1] if rec is not None and rec[2] is not None else ()
+            for pv in acc:
+                votes.setdefault((pv[0], pv[1]), {})[a] = pv[2]
+        return votes
+
+    def _check_acceptor(self, ctx: _Ctx, pid: str, proc, before) -> None:
+        old_b, old_acc = before
+        b = proc.ballot_num
+        if b != old_b and b < old_b:
+            ctx.fail("A1", f"{pid} went from ballot {old_b} back to {b}")
+        n = len(proc.accepted)
+        if n == len(old_acc):
+            return
+        if n < len(old_acc):
+            ctx.fail("A3", f"{pid} dropped accepted pvalues ({len(old_acc)} -> {n})")
+            return
+        acc_now = set(old_acc)
+        for pv in sorted((pv for pv in proc.accepted if pv not in old_acc), key=repr):
+            self._accepted(ctx, pid, proc, pv, acc_now)
+            acc_now.add(pv)
+
+    def _accepted(self, ctx: _Ctx, pid: str, proc, pv, acc_now) -> None:
+        pb, s, c = pv
+        if pb != proc.ballot_num:
+            ctx.fail("A2", f"{pid} accepted {c} for slot {s} at ballot {pb} while at "
+                           f"{proc.ballot_num}")
+        votes = self._votes(ctx, pid, acc_now)
+        at = votes.setdefault((pb, s), {})
+        first = next(iter(at.values()), None)
+        if first is not None and first != c:
+            ctx.fail("A4", f"two commands accepted at ballot {pb} for slot {s}: {first} and "
+                           f"{c} ({pid})")
+            return
+        at[pid] = c
+        ch = ctx.read("chosen").get(s)
+        if ch is not None and ch[0] < pb and ch[1] != c:
+            ctx.fail("A5", f"{pid} accepted {c} for slot {s} at {pb}, but a majority "
+                           f"accepted {ch[1]} at {ch[0]}")
+        if len(at) == self.quorum and (ch is None or pb < ch[0]):
+            ctx.write("chosen")[s] = (pb, c)
+            # A5 backwards: an acceptor may already hold a higher ballot for s.
+            for (b2, s2), who in sorted(votes.items(), key=repr):
+                if s2 == s and b2 > pb:
+                    others = sorted(a for a, c2 in who.items() if c2 != c)
+                    if others:
+                        ctx.fail("A5", f"{others} accepted {who[others[0]]} for slot {s} at "
+                                       f"{b2}, but a majority accepted {c} at {pb}")
+
+    def _check_replica(self, ctx: _Ctx, pid: str, proc, msg, old_out) -> None:
+        if type(msg) is Decision:
+            s, c = msg.slot, msg.command
+            prev = ctx.read("decided").get(s)
+            if prev is None:
+                ctx.write("decided")[s] = c
+            elif prev != c:
+                ctx.fail("R1", f"slot {s} decided as {prev} and as {c} (at {pid}, from {msg.src})")
+            ch = ctx.read("chosen").get(s)
+            if ch is None or ch[1] != c:
+                why = "" if ch is None else f" (a majority accepted {ch[1]} at {ch[0]})"
+                ctx.fail(CHOSEN, f"{pid} learned {c} for slot {s} from {msg.src}, but no majority "
+                                 f"of acceptors accepted it{why}")
+        out = proc.slot_out
+        if out != old_out:
+            if out < old_out:
+                ctx.fail("R4", f"{pid} slot_out went back from {old_out} to {out}")
+                return
+            decisions = proc.decisions
+            for s in range(old_out, out):
+                if decisions.get(s) is None:
+                    ctx.fail("R2", f"{pid} passed slot {s} (slot_out={out}) without a decision")
+            # R3: the state must be the decisions below slot_out applied in
+            # order, a command decided twice applied once.
+            shadow = KVStore()
+            done = set()
+            for s in range(1, out):
+                c = decisions.get(s)
+                if c is None or c in done or c == NOOP or is_reconfig(c):
+                    continue
+                done.add(c)
+                shadow.apply(c.op)
+            if shadow.data != proc.state.data:
+                ctx.fail("R3", f"{pid} state {proc.state.data} differs from its decisions "
+                               f"below slot {out} applied in order: {shadow.data}")
+        if proc.slot_in > out + self.config.window:
+            ctx.fail("R5", f"{pid} slot_in={proc.slot_in} beyond slot_out+WINDOW="
+                           f"{out + self.config.window}")
+
+    # -- liveness ------------------------------------------------------------------
+    def quiescent(self, state: MState) -> bool:
+        """Nothing can happen any more but faults: no message can be
+        delivered, and no timer can fire (none armed, or the budget spent)."""
+        mb = self.config.max_ballot
+        if state.timers and state.used[3] < self.config.timers:
+            return False
+        return not any(k[1] != "P1a" or k[2][1][0] <= mb for k in state.net)
+
+    def scouting(self, state: MState) -> list[Violation]:
+        """A passive naive leader within the ballot bound has a scout at work
+        for its ballot, or that scout's verdict (adopted, or preempted by a
+        higher ballot) on its way to it: PMMC Fig. 8, a preempted leader
+        spawns a new scout at once, so it is never idle while passive."""
+        mb = self.config.max_ballot
+        leaders = self._leader_set
+        waiting = []
+        scouts = set()
+        for e in state.procs:
+            pid = e[0]
+            if pid in leaders:
+                if not field_of(e, "active"):
+                    ballot = field_of(e, "ballot_num")
+                    if ballot is not None and ballot[0] <= mb:
+                        waiting.append((pid, ballot))
+            elif issubclass(e[1].cls, Scout):
+                scouts.add((node_of(pid), field_of(e, "b")))
+        out = []
+        for pid, ballot in waiting:
+            if (pid, ballot) in scouts:
+                continue
+            if any(k[0] == pid and (k[1] == "Adopted" and k[2][1] == ballot
+                                    or k[1] == "Preempted" and k[2][1] > ballot)
+                   for k in state.net):
+                continue
+            out.append(Violation(LIVENESS, f"leader {pid} is passive at ballot {ballot} with "
+                                           f"no scout at work (ballot rounds left: max_ballot="
+                                           f"{mb})"))
+        return out
+
+    def liveness(self, state: MState) -> list[Violation]:
+        """In a quiescent state of a path without crash or loss: (1) every
+        naive leader is active unless it ran out of ballot rounds (a
+        ``backoff`` leader may rightly wait, deferring to an active one);
+        (2) if some leader is active, every replica performed every command."""
+        used = state.used
+        if used[0] or used[1] or state.down or not self.quiescent(state):
+            return []
+        view = self._view(state)
+        active, stuck = [], []
+        for pid in self.config.leader_ids:
+            e = view[pid][1]
+            ballot = field_of(e, "ballot_num")
+            if field_of(e, "active"):
+                active.append(pid)
+            elif self.naive and (ballot is None or ballot[0] <= self.config.max_ballot):
+                stuck.append(f"{pid} (at {ballot})")
+        out = []
+        if stuck:
+            out.append(Violation(LIVENESS, f"nothing left to deliver, yet leader "
+                                           f"{', '.join(stuck)} is passive with ballot rounds "
+                                           f"left (max_ballot={self.config.max_ballot})"))
+        if active:
+            missing = []
+            for rid in self.config.replica_ids:
+                e = view[rid][1]
+                slot_out = field_of(e, "slot_out")
+                decisions = dict(field_of(e, "decisions", ()))
+                performed = {decisions.get(s) for s in range(1, slot_out)}
+                lacks = [str(c) for c in self.commands if c not in performed]
+                if lacks:
+                    missing.append(f"{rid} has not performed {', '.join(lacks)}")
+            if missing:
+                out.append(Violation(LIVENESS, f"nothing left to deliver and {', '.join(active)} "
+                                               f"active, yet {'; '.join(missing)}"))
+        return out
+
+    # -- reading a state -------------------------------------------------------------
+    def describe(self, state: MState) -> dict:
+        """A readable, JSON-ready view of a state."""
+        procs = {}
+        for pid, sch, vals in state.procs:
+            procs[pid] = {"class": sch.cls.__name__,
+                          **{k: to_plain(_plain(v)) for k, v in zip(sch.names, vals)}}
+        extra = dict(state.extra)
+        net = [{"to": k[0], "msg": show_msg(k[1], k[2]), "copies": 1 + extra.get(k, 0)}
+               for k in sorted(state.net, key=self._order)]
+        return {"processes": procs, "network": net,
+                "timers": sorted(map(list, state.timers)),
+                "down": [d[0] for d in state.down],
+                "decided": {s: str(c) for s, c in sorted(state.decided)},
+                "used": dict(zip(("crashes", "drops", "dups", "timers"), state.used)),
+                "violations": [v.to_dict() for v in state.bad]}
+
+
+def _plain(v):
+    if type(v) in (FKV, FDict, FODict):
+        return {str(k): x for k, x in v}
+    return v
+
+
+def _first(x):
+    return x[0]
+
+
+def _remove(net: frozenset, extra: frozenset, key):
+    if extra:
+        d = dict(extra)
+        n = d.get(key)
+        if n:
+            if n == 1:
+                del d[key]
+            else:
+                d[key] = n - 1
+            return net, frozenset(d.items())
+    return net.difference((key,)), extra
+
+
+def _add(net: frozenset, extra: frozenset, key):
+    if key not in net:
+        return net.union((key,)), extra
+    d = dict(extra)
+    d[key] = d.get(key, 0) + 1
+    return net, frozenset(d.items())
+
+
+# --------------------------------------------------------------------------
+# One call: explore a configuration
+# --------------------------------------------------------------------------
+@dataclass
+class CheckResult:
+    """An exploration of a :class:`PaxosModel` and what it found."""
+
+    model: PaxosModel
+    result: ExploreResult
+    steps: list = field(default_factory=list)  # the counterexample, as Steps
+
+    @property
+    def ok(self) -> bool:
+        return not self.result.violations
+
+    def to_dict(self) -> dict:
+        r = self.result
+        return {"states": r.states, "transitions": r.transitions, "complete": r.complete,
+                "violations": [v.to_dict() for v in r.violations],
+                "counterexample": [s.to_json() for s in self.steps],
+                "depth": r.depth, "wall_s": round(r.wall_s, 6)}
+
+
+def check_model(config: ModelConfig | None = None, roles: dict | None = None, *,
+                max_depth: int | None = None, max_states: int | None = None,
+                progress=None, progress_every: int = 50_000,
+                stop_on_violation: bool = True) -> CheckResult:
+    """Explore ``config`` (the standard configuration by default) with the
+    given role classes, breadth-first: the counterexample, if any, is a
+    shortest one."""
+    model = PaxosModel(config, roles)
+    # States are tuples of tuples; nothing the model builds is cyclic, so the
+    # cyclic garbage collector would only re-walk the visited set over and
+    # over. Reference counting still frees everything at once.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        r = explore(model, max_depth=max_depth, max_states=max_states, progress=progress,
+                    progress_every=progress_every, stop_on_violation=stop_on_violation)
+    finally:
+        if collecting:
+            gc.enable()
+    return CheckResult(model, r, list(r.counterexample))
