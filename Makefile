@@ -19,13 +19,14 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # JupyterLab refuses to run as root unless told.
 ROOT_FLAG := $(shell [ "$$(id -u)" -eq 0 ] && echo --allow-root)
 
-.PHONY: help venv .venv lab book test chromium bench lint clean distclean
+.PHONY: help venv .venv lab book notebooks test chromium bench lint clean distclean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make lab     open the book in JupyterLab (http://127.0.0.1:8888)"
 	@echo "make test    run the test suite (installs Debian's chromium if missing)"
 	@echo "make book    build the static HTML book into book/_build/html"
+	@echo "make notebooks  re-execute the book's chapters in place (after changing the package)"
 	@echo "make bench   run every bench/bench_*.py --json"
 	@echo "make lint    ruff"
 	@echo "make clean   remove build outputs and caches (distclean: also .venv)"
@@ -42,8 +43,21 @@ venv .venv: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=book --ip=127.0.0.1 $(ROOT_FLAG) $(LAB_ARGS)
 
+# Strict, offline build of the static book (Jupyter Book 1): executes every
+# chapter, warnings are errors, references are checked (-n).
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build -W -n --keep-going $(BOOK_ARGS) book/
+
+# The book's chapters, compared by nbval with their committed outputs in `make test`.
+BOOK_NOTEBOOKS := $(sort $(wildcard book/*.ipynb book/exercises/*.ipynb))
+NBVAL_ARGS     := --nbval --nbval-current-env --nbval-sanitize-with book/nbval_sanitize.cfg
+
+# Re-execute every chapter in place after a change to the package, so the
+# committed outputs (what nbval compares against) are current.  Widget state
+# is not stored (it would add megabytes).
+notebooks: $(STAMP)
+	$(VENV)/bin/jupyter nbconvert --execute --to notebook --inplace \
+	  --ExecutePreprocessor.store_widget_state=False $(BOOK_NOTEBOOKS)
 
 # Browser tests use Debian's chromium through playwright; never `playwright install`.
 chromium:
@@ -55,7 +69,7 @@ chromium:
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: $(STAMP) chromium
-	@status=0; $(VPY) -m pytest --durations=15 $(PYTEST_ARGS) || status=$$?; \
+	@status=0; $(VPY) -m pytest --durations=15 tests $(NBVAL_ARGS) $(BOOK_NOTEBOOKS) $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing" >&2; fi; \
 	exit $$status
 
