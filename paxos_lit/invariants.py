@@ -111,7 +111,11 @@ class InvariantChecker:
         # Global knowledge across processes:
         self.decided: dict = {}         # slot -> first command decided (R1)
         self.votes: dict = {}           # (ballot, slot) -> (command, set of acceptors) (A4/A5)
-        self.chosen: dict = {}          # slot -> (lowest ballot, command) majority-accepted (A5/C2)
+        # The same entries as ``votes``, grouped by slot (slot -> {ballot: entry}),
+        # so that A5 looks only at one slot's ballots, not at every vote so far.
+        self._votes_at: dict = {}
+        # slot -> (lowest ballot, command) accepted by a majority (A5/C2):
+        self.chosen: dict = {}
         self.commanders: dict = {}      # (ballot, slot) -> command (C1)
         self.quorum: dict = {}          # leader id -> majority size of its acceptors
         self._replicas: dict = {}
@@ -169,7 +173,8 @@ class InvariantChecker:
         b = proc.ballot_num
         if b != w.ballot_num:
             if b < w.ballot_num:
-                self._fail("A1", f"{pid} went from ballot {w.ballot_num} back to {b}", (pid,), None, b)
+                self._fail("A1", f"{pid} went from ballot {w.ballot_num} back to {b}",
+                           (pid,), None, b)
             w.ballot_num = b
         n = len(proc.accepted)
         if n == w.count:
@@ -195,6 +200,7 @@ class InvariantChecker:
         entry = self.votes.get((pb, s))
         if entry is None:
             entry = self.votes[(pb, s)] = (c, set())
+            self._votes_at.setdefault(s, {})[pb] = entry
         elif entry[0] != c:
             self._fail("A4", f"two commands accepted at ballot {pb} for slot {s}: {entry[0]} "
                              f"and {c} ({pid})", (pid,), s, pb)
@@ -208,8 +214,8 @@ class InvariantChecker:
         if quorum is not None and len(entry[1]) == quorum and (ch is None or pb < ch[0]):
             self.chosen[s] = (pb, c)
             # A5 backwards: an acceptor may already hold a higher ballot for s.
-            for (b2, s2), (c2, who) in self.votes.items():
-                if s2 == s and b2 > pb and c2 != c:
+            for b2, (c2, who) in self._votes_at[s].items():
+                if b2 > pb and c2 != c:
                     self._fail("A5", f"{sorted(who)} accepted {c2} for slot {s} at {b2}, but a "
                                      f"majority accepted {c} at {pb}", tuple(sorted(who)), s, b2)
 
@@ -219,8 +225,8 @@ class InvariantChecker:
             s, c = msg.slot, msg.command
             prev = self.decided.setdefault(s, c)
             if prev != c:
-                self._fail("R1", f"slot {s} decided as {prev} and as {c} (at {pid}, from {msg.src})",
-                           (pid, msg.src), s)
+                self._fail("R1", f"slot {s} decided as {prev} and as {c} "
+                                 f"(at {pid}, from {msg.src})", (pid, msg.src), s)
         w = self._replicas[pid]
         out = proc.slot_out
         if out != w.slot_out:
@@ -241,7 +247,8 @@ class InvariantChecker:
             w.slot_out = out
             if w.shadow.data != proc.state.data:
                 self._fail("R3", f"{pid} state {proc.state.data} differs from its decisions "
-                                 f"below slot {out} applied in order: {w.shadow.data}", (pid,), out - 1)
+                                 f"below slot {out} applied in order: {w.shadow.data}",
+                           (pid,), out - 1)
         if proc.slot_in > out + self.window:
-            self._fail("R5", f"{pid} slot_in={proc.slot_in} beyond slot_out+WINDOW={out + self.window}",
-                       (pid,), proc.slot_in - 1)
+            self._fail("R5", f"{pid} slot_in={proc.slot_in} beyond "
+                             f"slot_out+WINDOW={out + self.window}", (pid,), proc.slot_in - 1)

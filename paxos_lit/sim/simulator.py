@@ -15,10 +15,12 @@ schedules a wake-up.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import random
 import time
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 
 from ..acceptor import Acceptor
 from ..client import Client
@@ -33,6 +35,7 @@ from .faults import Action, FaultPlan
 from .trace import Trace
 
 DELIVER, TIMER, FAULT = 0, 1, 2
+INF = float("inf")
 ROLE_NAMES = ("acceptor", "leader", "replica", "client")
 DEFAULT_ROLES = {"acceptor": Acceptor, "leader": Leader, "replica": Replica, "client": Client}
 #: Processes that may crash and recover (clients are the outside world).
@@ -42,53 +45,58 @@ CRASHABLE = ("acceptor", "leader", "replica")
 class _Env:
     """What one process may do (see ``paxos_lit.process.Env``)."""
 
-    __slots__ = ("sim", "pid", "node")
+    __slots__ = ("sim", "pid", "node", "local")
 
     def __init__(self, sim, pid, node):
         self.sim = sim
         self.pid = pid     # the process this env belongs to
         self.node = node   # the top-level process it lives in (itself, or its leader)
+        # Every id that lives (or lived) in the same top-level process: the
+        # node and its children, so the set ``sim.node_of`` maps to ``node``.
+        self.local = sim.co_located.setdefault(node, {node})
 
     @property
     def now(self) -> float:
         return self.sim.now
 
     def send(self, dst, msg) -> None:
+        # The hottest function of a run: every message passes here once, so
+        # it is written for speed: each attribute read once, the rare cases
+        # (same process, partitions, per-link settings) out of the main line.
         sim = self.sim
-        src = self.node
-        dnode = sim.node_of.get(dst, dst)
-        if dnode == src:
-            # Between a leader and its own scouts and commanders: one process,
-            # so no network: nothing lost or duplicated, no delay.
-            sim.seq += 1
-            heapq.heappush(sim.heap, (sim.now, sim.seq, DELIVER, dst, msg, self.pid))
-            if sim.trace is not None:
-                sim.trace.append((sim.now, "send", self.pid, dst, msg, sim.now))
+        if dst in self.local:
+            sim._send_local(self.pid, dst, msg)
             return
         net = sim.net
         if sim.special_links:
-            if (src, dnode) in sim.blocked:
+            dnode = sim.node_of.get(dst, dst)
+            if (self.node, dnode) in sim.blocked:
                 if sim.trace is not None:
                     sim.trace.append((sim.now, "drop", self.pid, dst, msg, "partition"))
                 return
-            net = sim.links.get((src, dnode), net)
-        rnd = sim.rng.random
-        if net.loss and rnd() < net.loss:
-            if sim.trace is not None:
-                sim.trace.append((sim.now, "drop", self.pid, dst, msg, "loss"))
+            net = sim.links.get((self.node, dnode), net)
+        # The draws decide the message's fate, in this order: lost?, its
+        # delay, duplicated?, the copy's delay.  A draw is skipped when its
+        # probability is 0, so a lossless run draws no loss numbers.
+        rng = sim.rng
+        now = sim.now
+        trace = sim.trace
+        if net.loss and rng.random() < net.loss:
+            if trace is not None:
+                trace.append((now, "drop", self.pid, dst, msg, "loss"))
             return
         lo = net.delay_min
-        at = sim.now + lo + (net.delay_max - lo) * rnd()
-        sim.seq += 1
-        heapq.heappush(sim.heap, (at, sim.seq, DELIVER, dst, msg, self.pid))
-        if sim.trace is not None:
-            sim.trace.append((sim.now, "send", self.pid, dst, msg, at))
-        if net.dup and rnd() < net.dup:
-            at = sim.now + lo + (net.delay_max - lo) * rnd()
-            sim.seq += 1
-            heapq.heappush(sim.heap, (at, sim.seq, DELIVER, dst, msg, self.pid))
-            if sim.trace is not None:
-                sim.trace.append((sim.now, "dup", self.pid, dst, msg, at))
+        at = now + lo + (net.delay_max - lo) * rng.random()
+        sim.seq = seq = sim.seq + 1
+        heappush(sim.heap, (at, seq, DELIVER, dst, msg, self.pid))
+        if trace is not None:
+            trace.append((now, "send", self.pid, dst, msg, at))
+        if net.dup and rng.random() < net.dup:
+            at = now + lo + (net.delay_max - lo) * rng.random()
+            sim.seq = seq = seq + 1
+            heappush(sim.heap, (at, seq, DELIVER, dst, msg, self.pid))
+            if trace is not None:
+                trace.append((now, "dup", self.pid, dst, msg, at))
 
     def spawn(self, cls, *args):
         return self.sim._spawn(self.pid, self.node, cls, args)
@@ -154,7 +162,8 @@ class Simulator:
         self.roles = dict(DEFAULT_ROLES)
         for name, cls in (roles or {}).items():
             if name not in DEFAULT_ROLES:
-                raise ConfigError("roles", f"unknown role {name!r} (roles: {', '.join(ROLE_NAMES)})")
+                raise ConfigError("roles", f"unknown role {name!r} "
+                                           f"(roles: {', '.join(ROLE_NAMES)})")
             self.roles[name] = cls
         self.rng = random.Random(seed)
         self.now = 0.0
@@ -164,6 +173,7 @@ class Simulator:
         self.delivered = 0              # messages handed to a live process
         self.procs: dict = {}           # pid -> live process
         self.node_of: dict = {}         # pid -> top-level process it lives in
+        self.co_located: dict = {}      # top-level pid -> every pid that lives or lived in it
         self.members: dict = {}         # top-level pid -> pids living in it
         self.kind_of: dict = {}         # top-level pid -> role name
         self.specs: dict = {}           # top-level pid -> (cls, args), to rebuild on recovery
@@ -224,9 +234,14 @@ class Simulator:
                 elif roll < 0.85:
                     ops.append(("append", key, value))
                 else:
-                    ops.append(("cas", key, None if self.rng.random() < 0.3
-                                else f"c{self.rng.randrange(1, c.clients + 1)}.{self.rng.randrange(1, n + 1)}",
-                                value))
+                    # The expected value: none, or some client's n-th value
+                    # (drawn in this order: the roll, the client, the n).
+                    if self.rng.random() < 0.3:
+                        expect = None
+                    else:
+                        writer = self.rng.randrange(1, c.clients + 1)
+                        expect = f"c{writer}.{self.rng.randrange(1, n + 1)}"
+                    ops.append(("cas", key, expect, value))
             out[pid] = ops
         return out
 
@@ -260,6 +275,7 @@ class Simulator:
         proc = cls(pid, _Env(self, pid, node), *args)
         self.procs[pid] = proc
         self.node_of[pid] = node
+        self.co_located[node].add(pid)
         self.members[node].add(pid)
         if self.trace is not None:
             self.trace.append((self.now, "spawn", parent, pid, cls.__name__, None))
@@ -282,8 +298,9 @@ class Simulator:
                 for name in ("leaders", "acceptors"):
                     for pid in getattr(a, name):
                         if pid in known:
-                            raise ConfigError(f"{where}.{name}", f"{pid} already exists; a new "
-                                              "configuration's processes are new (PMMC section 3.4)")
+                            raise ConfigError(f"{where}.{name}", f"{pid} already exists; a "
+                                              "new configuration's processes are new "
+                                              "(PMMC section 3.4)")
                 new = set(a.leaders) | set(a.acceptors)
                 known |= new
                 crashable |= new
@@ -303,7 +320,8 @@ class Simulator:
                     raise ConfigError(f"{where}.process", f"{a.process} cannot crash (only "
                                       "replicas, leaders and acceptors do)")
                 if a.process in down:
-                    raise ConfigError(f"{where}.process", f"{a.process} is already down at t={a.at:g}")
+                    raise ConfigError(f"{where}.process",
+                                      f"{a.process} is already down at t={a.at:g}")
                 down.add(a.process)
             elif a.action == "recover":
                 if a.process not in down:
@@ -314,6 +332,14 @@ class Simulator:
                 hi = a.delay_max if a.delay_max is not None else c.net.delay_max
                 if hi < lo:
                     raise ConfigError(f"{where}.delay_max", f"must be >= delay_min ({lo:g})")
+
+    def _send_local(self, src, dst, msg) -> None:
+        """A message between a leader and its own scouts and commanders: one
+        process, so no network: nothing lost or duplicated, no delay."""
+        self.seq += 1
+        heappush(self.heap, (self.now, self.seq, DELIVER, dst, msg, src))
+        if self.trace is not None:
+            self.trace.append((self.now, "send", src, dst, msg, self.now))
 
     # -- faults --------------------------------------------------------------
     def _apply(self, a: Action):
@@ -408,21 +434,26 @@ class Simulator:
                     self.trace.append((self.now, "state", pid, None, now, None))
 
     def run(self, until: float | None = None, max_events: int | None = None,
-            stop_when_finished: bool = True) -> "Simulator":
+            stop_when_finished: bool = True) -> Simulator:
         """Process events in order until virtual time ``until`` (default: the
         config's), ``max_events`` events in total, or (by default) every
         client is answered."""
         until = self.config.until if until is None else until
-        heap = self.heap
-        pop = heapq.heappop
-        process = self.process
-        limit = float("inf") if max_events is None else max_events
-        while heap and self.events < limit:
-            if stop_when_finished and self._unfinished == 0:
-                break
-            if heap[0][0] > until:
-                break
-            process(pop(heap))
+        limit = INF if max_events is None else max_events
+        # A speed trick, the one timeit uses too: pause Python's cyclic
+        # garbage collector while the loop runs.  The simulator and the roles
+        # make no reference cycles, so the collector would find nothing; but
+        # with the trace on every event leaves a record behind, and the
+        # collector would walk the whole growing trace again and again.
+        # Memory is still freed at once by reference counting; the collector
+        # resumes when the loop ends.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._process_queue(self.heap, until, limit, stop_when_finished)
+        finally:
+            if collecting:
+                gc.enable()
         return self
 
     def pending(self) -> list:
@@ -438,47 +469,81 @@ class Simulator:
 
     def process(self, entry) -> None:
         """Process one event taken off the queue."""
-        self.now = entry[0]
-        self.events += 1
-        kind = entry[2]
-        trace = self.trace
-        if kind == DELIVER:
-            dst = entry[3]
-            proc = self.procs.get(dst)
-            msg = entry[4]
-            if proc is None:
-                if trace is not None:
-                    trace.append((self.now, "lost", entry[5], dst, msg, "down"))
+        self._process_queue([entry], INF, INF, False)
+
+    def _process_queue(self, queue, until, limit, stop_when_finished) -> None:
+        """Take events off ``queue`` (a heap), earliest first, and process
+        them, until it is empty, the next one is later than ``until``,
+        ``limit`` events were processed in the whole run, or (if
+        ``stop_when_finished``) every client is answered.
+
+        ``run`` hands it the simulator's queue; ``process`` a queue holding
+        just the one event to process.  (One loop with the delivery inline,
+        instead of a call to a one-event function per event, because a
+        Python call per event is a good part of the simulator's cost.)"""
+        if stop_when_finished and self._unfinished == 0:
+            return
+        # ``while True`` and returns, not ``while <condition>``: CPython 3.11
+        # specializes (speeds up) a running loop's code only when the loop
+        # jumps back unconditionally.
+        while True:
+            if not queue or self.events >= limit or queue[0][0] > until:
                 return
+            entry = heappop(queue)
+            # (For a timer or a fault the last three fields mean other things.)
+            now, _, kind, dst, msg, src = entry
+            self.now = now
+            self.events += 1
+            if kind != DELIVER:
+                self._fire(entry)
+                continue
+            proc = self.procs.get(dst)
+            if proc is None:
+                if self.trace is not None:
+                    self.trace.append((now, "lost", src, dst, msg, "down"))
+                continue
             self.delivered += 1
-            handler = proc._handlers.get(type(msg))
+            mtype = type(msg)
+            handler = proc._handlers.get(mtype)
             if handler is not None:
                 handler(proc, msg)
-            if type(msg) is Decision:
+            if mtype is Decision:
                 self.decided.add(msg.slot)
             checker = self.checker
             if checker is not None:
                 checker.event = self.events
-                checker.time = self.now
-                n = len(checker.violations)
+                checker.time = now
+                found = len(checker.violations)
                 checker.after_deliver(dst, proc, msg)
-                if len(checker.violations) > n and trace is not None:
-                    for v in checker.violations[n:]:
-                        trace.append((self.now, "violation", None, None, v.to_json(), self.events))
+                if len(checker.violations) != found:
+                    self._trace_violations(found)
             if dst in self.observed:
                 self._observe(dst, proc)
             elif dst in self._waiting and proc.done:
+                # Only a delivery to a client can answer its last command.
                 self._waiting.discard(dst)
                 self._unfinished -= 1
-        elif kind == TIMER:
-            pid = entry[3]
+                if stop_when_finished and self._unfinished == 0:
+                    return
+
+    def _fire(self, entry) -> None:
+        """A timer or a fault is due."""
+        if entry[2] == TIMER:
+            _, _, _, pid, tag, epoch = entry
             proc = self.procs.get(pid)
-            if proc is not None and self.epoch[self.node_of[pid]] == entry[5]:
-                proc.on_timer(entry[4])
+            if proc is not None and self.epoch[self.node_of[pid]] == epoch:
+                proc.on_timer(tag)
                 if pid in self.observed:
                     self._observe(pid, proc)
         else:
             self._apply(entry[3])
+
+    def _trace_violations(self, start: int) -> None:
+        """Record in the trace the violations the checker found from index
+        ``start`` on."""
+        if self.trace is not None:
+            for v in self.checker.violations[start:]:
+                self.trace.append((self.now, "violation", None, None, v.to_json(), self.events))
 
     # -- results ---------------------------------------------------------------
     def history(self) -> dict:
@@ -498,7 +563,8 @@ class Simulator:
     def result(self, wall_s: float = 0.0, linearizable: bool | None = None) -> RunResult:
         history = self.history()
         requested = sum(len(cl.history) for cl in self.clients)
-        completed = sum(1 for cl in self.clients for rec in cl.history if rec["return"] is not None)
+        completed = sum(1 for cl in self.clients for rec in cl.history
+                        if rec["return"] is not None)
         return RunResult(seed=self.seed, requested=requested, completed=completed,
                          decided_slots=len(self.decided), messages_delivered=self.delivered,
                          events=self.events, virtual_time=self.now, wall_s=wall_s,
@@ -507,12 +573,16 @@ class Simulator:
                          history=history)
 
 
-def check_linearizable(history: dict) -> bool:
-    """The verdict of the linearizability checker on a run's history."""
+def check_linearizable(history: dict, timeout_s: float = 60.0) -> bool | None:
+    """The verdict of the linearizability checker on a run's history, or
+    None when the search gave up after ``timeout_s`` seconds (unknown)."""
     from ..check.linearizability import check
     from ..history import parse_history
 
-    return check(parse_history(history)).linearizable
+    result = check(parse_history(history), timeout_s=timeout_s)
+    if result.timed_out and result.failing_key is None:
+        return None
+    return result.linearizable
 
 
 def simulate(config: SimConfig | None = None, seed: int = 0, plan: FaultPlan | None = None,
