@@ -178,6 +178,7 @@ from ..leader import POLICIES, Leader
 from ..messages import Decision, Request, decode, encode, to_plain
 from ..replica import Replica
 from ..scout import Scout
+from ..sim.config import check_count
 from ..types import NOOP, WINDOW, Command, PValue, is_reconfig
 from .explore import ExploreResult, Violation, explore
 
@@ -205,14 +206,6 @@ MODEL_INVARIANTS = {
 # --------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------
-def _count(name: str, value, lo: int, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo \
-            or (hi is not None and value > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ConfigError(name, f"must be an integer {rng}, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class ModelConfig:
     """What the model explores. The defaults are the standard small
@@ -235,16 +228,16 @@ class ModelConfig:
     upfront_proposals: bool = False
 
     def __post_init__(self):
-        _count("leaders", self.leaders, 1, 9)
-        _count("acceptors", self.acceptors, 1, 9)
-        _count("replicas", self.replicas, 1, 9)
-        _count("commands", self.commands, 0, 20)
-        _count("max_ballot", self.max_ballot, 0, 50)
-        _count("window", self.window, 1, 1000)
-        _count("crashes", self.crashes, 0, 100)
-        _count("drops", self.drops, 0, 100)
-        _count("dups", self.dups, 0, 100)
-        _count("timers", self.timers, 0, 100)
+        check_count("leaders", self.leaders, minimum=1, maximum=9)
+        check_count("acceptors", self.acceptors, minimum=1, maximum=9)
+        check_count("replicas", self.replicas, minimum=1, maximum=9)
+        check_count("commands", self.commands, minimum=0, maximum=20)
+        check_count("max_ballot", self.max_ballot, minimum=0, maximum=50)
+        check_count("window", self.window, minimum=1, maximum=1000)
+        check_count("crashes", self.crashes, minimum=0, maximum=100)
+        check_count("drops", self.drops, minimum=0, maximum=100)
+        check_count("dups", self.dups, minimum=0, maximum=100)
+        check_count("timers", self.timers, minimum=0, maximum=100)
         if self.leader_policy not in POLICIES:
             raise ConfigError("leader_policy", f"must be one of {', '.join(POLICIES)}, "
                                                f"got {self.leader_policy!r}")
