@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+
+
+def shared_dir() -> Path:
+    """The shared folder beside the repository, or $PAXOS_LIT_SHARED (the
+    linearizability histories live in its data/lincheck/)."""
+    env = os.environ.get("PAXOS_LIT_SHARED")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
 
 
 class RecordingEnv:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
-from pathlib import Path
 
 import pytest
+from conftest import shared_dir
 
 from paxos_lit.history import (
     FORMAT,
@@ -22,13 +21,6 @@ from paxos_lit.history import (
     load_history,
     parse_history,
 )
-
-
-def shared_dir() -> Path:
-    """The shared folder beside the repository, or $PAXOS_LIT_SHARED."""
-    env = os.environ.get("PAXOS_LIT_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
-
 
 DATA = shared_dir() / "data" / "lincheck"
 

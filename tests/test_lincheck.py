@@ -10,10 +10,9 @@ any time after their call, or never.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
+from conftest import shared_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,13 +23,6 @@ from paxos_lit.check.linearizability import (
     partition_by_key,
 )
 from paxos_lit.history import History, Operation, load_history
-
-
-def shared_dir() -> Path:
-    """The shared folder beside the repository, or $PAXOS_LIT_SHARED."""
-    env = os.environ.get("PAXOS_LIT_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
-
 
 DATA = shared_dir() / "data" / "lincheck"
 MISSING = "<shared data missing>"

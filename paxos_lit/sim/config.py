@@ -106,17 +106,23 @@ class SimConfig:
     def client_ids(self):
         return tuple(f"c{i}" for i in range(1, self.clients + 1))
 
+    @property
+    def key_names(self):
+        """The workload's keys: x, y, z, then k3, k4, ..."""
+        return tuple(chr(ord("x") + i) if i < 3 else f"k{i}" for i in range(self.keys))
+
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, obj: dict) -> "SimConfig":
+    def from_json(cls, obj: dict) -> SimConfig:
         if not isinstance(obj, dict):
             raise ConfigError("config", "must be a JSON object")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(obj) - known)
         if unknown:
-            raise ConfigError(unknown[0], f"unknown configuration field (known: {', '.join(sorted(known))})")
+            raise ConfigError(unknown[0], "unknown configuration field "
+                                          f"(known: {', '.join(sorted(known))})")
         data = dict(obj)
         if "net" in data:
             net = data["net"]

@@ -110,8 +110,9 @@ def parse_action(obj, where: str) -> Action:
     allowed = _FIELDS[kind]
     unknown = sorted(set(obj) - allowed - {"at", "action"})
     if unknown:
-        raise ConfigError(f"{where}.{unknown[0]}", f"is not a field of a {kind!r} action "
-                                                   f"(fields: {', '.join(sorted(allowed)) or 'none'})")
+        fields_ = ", ".join(sorted(allowed)) or "none"
+        raise ConfigError(f"{where}.{unknown[0]}",
+                          f"is not a field of a {kind!r} action (fields: {fields_})")
     missing = sorted(_REQUIRED.get(kind, set()) - set(obj))
     if missing:
         raise ConfigError(f"{where}.{missing[0]}", f"is required by a {kind!r} action")
@@ -183,11 +184,11 @@ class FaultPlan:
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=1)
 
-    def plus(self, *actions: Action) -> "FaultPlan":
+    def plus(self, *actions: Action) -> FaultPlan:
         return FaultPlan(self.actions + tuple(actions))
 
     @classmethod
-    def from_json(cls, obj) -> "FaultPlan":
+    def from_json(cls, obj) -> FaultPlan:
         if isinstance(obj, dict) and "faults" in obj:
             obj = obj["faults"]
         if not isinstance(obj, list):
@@ -195,15 +196,16 @@ class FaultPlan:
         return cls(tuple(parse_action(a, f"faults[{i}]") for i, a in enumerate(obj)))
 
     @classmethod
-    def loads(cls, text: str) -> "FaultPlan":
+    def loads(cls, text: str) -> FaultPlan:
         try:
             obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
         except json.JSONDecodeError as e:
-            raise ConfigError("faults", f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+            where = f"line {e.lineno} column {e.colno}"
+            raise ConfigError("faults", f"not valid JSON ({e.msg} at {where})") from None
         return cls.from_json(obj)
 
     @classmethod
-    def load(cls, path) -> "FaultPlan":
+    def load(cls, path) -> FaultPlan:
         try:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
@@ -224,7 +226,8 @@ def recover(at, process) -> Action:
 
 
 def partition(at, *groups) -> Action:
-    return parse_action({"at": at, "action": "partition", "groups": [list(g) for g in groups]}, "partition")
+    action = {"at": at, "action": "partition", "groups": [list(g) for g in groups]}
+    return parse_action(action, "partition")
 
 
 def heal(at) -> Action:

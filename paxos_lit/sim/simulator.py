@@ -219,7 +219,7 @@ class Simulator:
         """Random operations per client, drawn from the seeded generator.
         Values name their writer (``c2.5``) so histories are easy to read."""
         c = self.config
-        keys = [chr(ord("x") + i) if i < 3 else f"k{i}" for i in range(c.keys)]
+        keys = c.key_names
         out = {}
         for pid in c.client_ids:
             ops = []

@@ -223,7 +223,7 @@ class VariantSimulator(Simulator):
         if self.read_fraction is None:
             return super()._workload()
         c = self.config
-        keys = [chr(ord("x") + i) if i < 3 else f"k{i}" for i in range(c.keys)]
+        keys = c.key_names
         out = {}
         for pid in c.client_ids:
             ops = []
