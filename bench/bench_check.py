@@ -22,6 +22,7 @@ machines while the absolute rates are not.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -52,10 +53,11 @@ def bare_bfs(model: Synod) -> tuple[int, int]:
     return len(seen), transitions
 
 
-def multipaxos(config: ModelConfig, max_states: int | None) -> dict:
+def multipaxos(config: ModelConfig, max_states: int | None, reduce: bool = False) -> dict:
     """One exploration of the Multi-Paxos model; the counts and the time."""
-    r = check_model(config, max_states=max_states).result
-    return {"config": config.to_json(), "states": r.states, "transitions": r.transitions,
+    r = check_model(config, max_states=max_states, reduce=reduce).result
+    return {"config": config.to_json(), "reduce": reduce, "states": r.states,
+            "transitions": r.transitions,
             "depth": r.depth, "complete": r.complete, "violations": len(r.violations),
             "wall_s": round(r.wall_s, 3), "states_per_s": round(r.states / r.wall_s, 1),
             "max_states": max_states}
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--repeat", type=int, default=7, help="runs of each, best kept")
     ap.add_argument("--model", choices=("tiny", "small"), default="tiny")
-    ap.add_argument("--multipaxos-states", type=int, default=250_000,
+    ap.add_argument("--multipaxos-states", type=int, default=100_000,
                     help="bound on the standard Multi-Paxos configuration's search")
     ap.add_argument("--skip-multipaxos", action="store_true")
     args = ap.parse_args(argv)
@@ -105,9 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
     }
     if not args.skip_multipaxos:
-        out["multipaxos_standard"] = multipaxos(STANDARD, args.multipaxos_states)
-        out["multipaxos_complete"] = multipaxos(
-            ModelConfig(leaders=2, acceptors=3, replicas=1, commands=1, max_ballot=0), None)
+        one = ModelConfig(leaders=2, acceptors=3, replicas=1, commands=1, max_ballot=0)
+        out["multipaxos_standard"] = multipaxos(STANDARD, args.multipaxos_states, reduce=True)
+        out["multipaxos_complete"] = multipaxos(one, None)
+        out["multipaxos_complete_reduced"] = multipaxos(one, None, reduce=True)
+        out["multipaxos_two_rounds_reduced"] = multipaxos(
+            dataclasses.replace(STANDARD, commands=1), None, reduce=True)
         out["multipaxos_target_s"] = 30.0
     if args.json:
         print(json.dumps(out))

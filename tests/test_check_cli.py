@@ -38,7 +38,8 @@ def test_check_json_no_violation(capsys):
     d = json.loads(out)
     assert KEYS <= set(d)
     assert d["complete"] is True and d["violations"] == [] and d["counterexample"] == []
-    assert d["states"] > 1000 and d["transitions"] > d["states"] and d["wall_s"] > 0
+    assert d["states"] > 500 and d["transitions"] > d["states"] and d["wall_s"] > 0
+    assert d["reduced"] is True
     assert "replayed" not in d
     assert d["config"]["leaders"] == 1 and d["config"]["acceptors"] == 3
 
@@ -99,7 +100,8 @@ def test_check_text_output(capsys):
 def test_check_progress_goes_to_stderr(capsys):
     """Long runs show progress on stderr (every 10,000 states); stdout stays
     one JSON object; --quiet silences it."""
-    code, out, err = run(capsys, "check", "--leaders", "1", "--commands", "2", "--json")
+    code, out, err = run(capsys, "check", "--leaders", "1", "--commands", "2", "--json",
+                         "--no-reduce")
     assert code == 0 and json.loads(out)["complete"] is True
     assert "10,000 states" in err and err.endswith("(done)\n")
     code, out, err = run(capsys, "check", "--leaders", "1", "--commands", "2", "--json",

@@ -179,6 +179,10 @@ def replay(steps, config: ModelConfig | None = None, roles: dict | None = None, 
     the model of ``config`` with ``roles``; see the module docstring."""
     if model is None:
         model = PaxosModel(config, roles)
+    elif model.reduce:
+        # A reduced path is a path of the unreduced model, one delivery per
+        # step; the lockstep comparison takes that model's states.
+        model = PaxosModel(model.config, model.roles)
     steps = [s if isinstance(s, Step) else Step.from_json(s) for s in steps]
     sim = simulator_for(model, trace=trace)
     used = [0, 0, 0, 0]
