@@ -117,6 +117,7 @@ class InvariantChecker:
         # slot -> (lowest ballot, command) accepted by a majority (A5/C2):
         self.chosen: dict = {}
         self.commanders: dict = {}      # (ballot, slot) -> command (C1)
+        self._commanders_at: dict = {}  # the same, grouped by slot (slot -> {ballot: command})
         self.quorum: dict = {}          # leader id -> majority size of its acceptors
         self._replicas: dict = {}
         self._acceptors: dict = {}
@@ -151,6 +152,7 @@ class InvariantChecker:
         if isinstance(proc, Commander):
             b, s, c = proc.pvalue
             prev = self.commanders.setdefault((b, s), c)
+            self._commanders_at.setdefault(s, {}).setdefault(b, c)
             if prev != c:
                 self._fail("C1", f"two commanders at ballot {b} for slot {s}: {prev} and {c}",
                            (pid, proc.leader), s, b)
@@ -218,6 +220,13 @@ class InvariantChecker:
                 if b2 > pb and c2 != c:
                     self._fail("A5", f"{sorted(who)} accepted {c2} for slot {s} at {b2}, but a "
                                      f"majority accepted {c} at {pb}", tuple(sorted(who)), s, b2)
+            # C2 backwards: a commander at a higher ballot may already carry
+            # another command (checking both ways makes C2's verdict
+            # independent of the order of events at different processes).
+            for b2, c2 in sorted(self._commanders_at.get(s, {}).items()):
+                if b2 > pb and c2 != c:
+                    self._fail("C2", f"a commander at {b2} carries {c2} for slot {s}, but a "
+                                     f"majority accepted {c} at {pb}", (), s, b2)
 
     # -- replicas ------------------------------------------------------------
     def _after_replica(self, pid, proc, msg):

@@ -1,8 +1,9 @@
-"""The model's reductions (paxos_lit.check.model, reductions 4-6: dead
-messages, merged invisible steps, acceptor symmetry): they visit fewer states
-and reach the same verdicts as the full search; every mutant is still caught
-with its invariant, and the reduced counterexample replays in the simulator
-delivery by delivery; symmetric states share one key and others do not."""
+"""The model's reductions (paxos_lit.check.model, reductions 4-7: dead
+messages, merged invisible steps, acceptor symmetry, persistent sets): they
+visit fewer states and reach the same verdicts as the full search; every
+mutant is still caught with its invariant, and the reduced counterexample
+replays in the simulator delivery by delivery; symmetric states share one key
+and others do not."""
 
 from __future__ import annotations
 
@@ -22,12 +23,19 @@ from paxos_lit.check.model import (
     PaxosModel,
     Step,
     check_model,
+    encode_process,
     flatten,
 )
 from paxos_lit.check.mutants import MUTANTS
 from paxos_lit.check.replay import replay
+from paxos_lit.commander import Commander
 from paxos_lit.errors import ConfigError
-from paxos_lit.invariants import NAMES
+from paxos_lit.invariants import NAMES, InvariantChecker
+from paxos_lit.leader import Leader
+from paxos_lit.messages import Adopted, P2a, P2b, Preempted, Propose
+from paxos_lit.replica import Replica
+from paxos_lit.scout import Scout
+from paxos_lit.types import Ballot, Command, PValue
 
 EXPLORED = [n for n, m in MUTANTS.items() if m.method == "explore"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,3 +177,203 @@ def test_cli_reduces_by_default_and_not_with_no_reduce():
     assert red["complete"] and full["complete"]
     assert red["violations"] == [] == full["violations"]
     assert red["states"] < full["states"]
+
+
+def _without_por(monkeypatch):
+    init = PaxosModel.__init__
+
+    def no_por(self, *args, **kw):
+        init(self, *args, **kw)
+        self.por = False
+
+    monkeypatch.setattr(PaxosModel, "__init__", no_por)
+
+
+@pytest.mark.parametrize("config", [
+    ModelConfig(leaders=2, commands=1, max_ballot=0),
+    ModelConfig(leaders=2, commands=1, max_ballot=1),
+    ModelConfig(leaders=1, commands=3, max_ballot=0),
+    ModelConfig(leaders=2, commands=1, replicas=2, max_ballot=0),
+], ids=["2l-1c-1r", "2l-1c-2r", "1l-3c", "2-replicas"])
+def test_persistent_sets_keep_the_verdict_and_visit_fewer_states(config, monkeypatch):
+    """Reduction 7 on top of 4-6: the same verdict (complete, no
+    violation), fewer states, and the same quiescent end states: every state
+    where nothing can happen any more is found by both searches (persistent
+    sets keep every such state), compared by key."""
+    with_por = check_model(config, reduce=True)
+    assert with_por.model.por
+    ends_por = _quiescent_keys(with_por.model)
+    with monkeypatch.context() as m:
+        _without_por(m)
+        plain = check_model(config, reduce=True)
+        assert not plain.model.por
+        ends_plain = _quiescent_keys(plain.model)
+    assert with_por.result.complete and plain.result.complete
+    assert with_por.ok and plain.ok
+    assert with_por.result.states < plain.result.states
+    assert ends_por == ends_plain and ends_por
+
+
+def _quiescent_keys(model):
+    """Keys of every reachable quiescent state of a model (its own search)."""
+    seen, todo, ends = set(), [model.initial_state()], set()
+    while todo:
+        s = todo.pop()
+        k = model.canonical(s)
+        if k in seen:
+            continue
+        seen.add(k)
+        if model.quiescent(s):
+            ends.add(k)
+        todo.extend(n for _, n in model.successors(s))
+    return ends
+
+
+def test_persistent_sets_only_for_roles_whose_behaviour_they_assume():
+    """A replica of one's own, or a leader that changes only phase 2, keeps
+    the reduction; an acceptor, scout or commander of one's own, a leader
+    that picks ballots its own way, or faults in the budget turn it off."""
+    cfg = ModelConfig(leaders=2, commands=1, max_ballot=0)
+
+    class MyReplica(Replica):
+        pass
+
+    class PhaseTwo(Leader):
+        def on_Adopted(self, msg):
+            super().on_Adopted(msg)
+
+    class Ballots(Leader):
+        def on_Preempted(self, msg):
+            super().on_Preempted(msg)
+
+    class MyScout(Scout):
+        pass
+
+    class ScoutLeader(Leader):
+        scout_class = MyScout
+
+    class MyAcceptor(Acceptor):
+        pass
+
+    assert PaxosModel(cfg, reduce=True).por
+    assert PaxosModel(cfg, {"replica": MyReplica}, reduce=True).por
+    assert PaxosModel(cfg, {"leader": PhaseTwo}, reduce=True).por
+    for roles in ({"leader": Ballots}, {"leader": ScoutLeader}, {"acceptor": MyAcceptor}):
+        assert not PaxosModel(cfg, roles, reduce=True).por, roles
+    assert not PaxosModel(ModelConfig(leaders=2, commands=1, dups=1), reduce=True).por
+    assert not PaxosModel(cfg).por
+
+
+POR_MUTANTS = [n for n in EXPLORED
+               if PaxosModel(MUTANTS[n].model, MUTANTS[n].roles, reduce=True).por]
+
+
+def test_some_mutants_keep_the_persistent_sets():
+    """The replica mutants and the leader that ignores pmax (it changes
+    only phase 2) leave reduction 7 on: the tests above check that it still
+    catches them, the pmax one through a race between two ballots at the
+    acceptors, which is what the reduction reorders."""
+    assert "leader_ignores_pmax" in POR_MUTANTS
+    assert {n for n in EXPLORED if MUTANTS[n].role == "replica"} <= set(POR_MUTANTS)
+
+
+@pytest.mark.parametrize("name", POR_MUTANTS)
+def test_persistent_sets_find_what_the_search_without_them_finds(name, monkeypatch):
+    """For each such mutant, with and without reduction 7: both find a
+    violation, the same invariant first (breadth-first, shortest)."""
+    r = reduced_catch(name)
+    assert r.model.por and r.result.violations
+    with monkeypatch.context() as m:
+        _without_por(m)
+        m2 = MUTANTS[name]
+        plain = check_model(m2.model, m2.roles, max_states=400_000, reduce=True)
+    assert plain.result.violations
+    assert r.result.violations[0].invariant == plain.result.violations[0].invariant
+
+
+def test_ballot_ceiling_bounds_the_ballots_of_future_scouts():
+    """Standard configuration, at the start: l1 at (0,l1) can be preempted
+    by (0,l2) and scout again at (1,l1), which is the highest ballot any
+    future scout can have ((2,l2) is beyond the bound). With one ballot
+    round there is no future scout at all."""
+    m = PaxosModel(ModelConfig(), reduce=True)
+    s = m.initial_state()
+    assert m._ballot_ceiling(s, m._view(s)) == Ballot(1, "l1")
+    m0 = PaxosModel(ModelConfig(max_ballot=0), reduce=True)
+    s0 = m0.initial_state()
+    assert m0._ballot_ceiling(s0, m0._view(s0)) is None
+
+
+def _view_of(*objs):
+    return {o.id: (i, encode_process(o)) for i, o in enumerate(objs)}
+
+
+def test_dead_messages_at_leaders_and_commanders():
+    """Without crashes a leader's ballot only grows: a verdict on an older
+    ballot and a preemption by a ballot it has passed are dead; so is
+    everything sent to a naive leader past the last ballot round, which can
+    never be adopted. A commander ignores a p2b below its ballot."""
+    m = PaxosModel(ModelConfig(), reduce=True)
+    accs, reps = ("a1", "a2", "a3"), ("r1",)
+    lead = Leader("l1", None, accs, reps, "naive")
+    lead.ballot_num = Ballot(1, "l1")
+    view = _view_of(lead)
+    cmd = Command("c1", 1, ("append", "x", "c1.1"))
+    assert m.dead(("l1", "Adopted", Adopted("l1.s1", Ballot(0, "l1"), frozenset())), view)
+    assert not m.dead(("l1", "Adopted", Adopted("l1.s2", Ballot(1, "l1"), frozenset())), view)
+    assert m.dead(("l1", "Preempted", Preempted("l1.c1", Ballot(0, "l2"))), view)
+    assert not m.dead(("l1", "Preempted", Preempted("l1.c1", Ballot(1, "l2"))), view)
+    assert not m.dead(("l1", "Propose", Propose("r1", 1, cmd)), view)
+    lead.ballot_num = Ballot(2, "l1")  # past max_ballot=1: retired
+    view = _view_of(lead)
+    assert m.dead(("l1", "Propose", Propose("r1", 1, cmd)), view)
+    crashy = PaxosModel(ModelConfig(crashes=1), reduce=True)
+    assert not crashy.dead(("l1", "Propose", Propose("r1", 1, cmd)), view)
+    com = Commander("l1.c1", None, "l1", accs, reps, PValue(Ballot(0, "l2"), 1, cmd))
+    view = _view_of(com)
+    assert m.dead(("l1.c1", "P2b", P2b("a1", Ballot(0, "l1"), 1)), view)
+    assert not m.dead(("l1.c1", "P2b", P2b("a1", Ballot(0, "l2"), 1)), view)
+    assert not m.dead(("l1.c1", "P2b", P2b("a1", Ballot(1, "l1"), 1)), view)
+
+
+def test_c2_is_checked_both_ways():
+    """A commander at a higher ballot carrying another command breaks C2
+    whether it is spawned after the lower ballot's majority formed or
+    before: the checker looks again when the majority forms, so the verdict
+    does not depend on the order of events at different processes (which
+    reduction 7 reorders)."""
+    c1 = Command("c1", 1, ("append", "x", "c1.1"))
+    c2 = Command("c2", 1, ("append", "x", "c2.1"))
+    low, high = Ballot(0, "l1"), Ballot(1, "l2")
+    ck = InvariantChecker(window=5)
+    accs = [Acceptor(a, None) for a in ("a1", "a2", "a3")]
+    for a in accs:
+        ck.register(a.id, a)
+    for lid in ("l1", "l2"):
+        ck.register(lid, Leader(lid, None, ("a1", "a2", "a3"), ("r1",), "naive"))
+    ck.after_spawn("l2.c1", Commander("l2.c1", None, "l2", ("a1", "a2", "a3"), ("r1",),
+                                      PValue(high, 1, c2)))
+    assert ck.violations == []
+    for a in accs[:2]:
+        a.ballot_num = low
+        a.accepted.add(PValue(low, 1, c1))
+        ck.after_deliver(a.id, a, P2a("l1.c1", PValue(low, 1, c1)))
+    assert [v.invariant for v in ck.violations] == ["C2"]
+    assert "majority accepted" in ck.violations[0].detail
+
+
+def test_reduced_counts_do_not_depend_on_hash_seed():
+    """The reduced key orders acceptors by hashed fingerprints, and the
+    persistent sets pick acceptors and processes by name: the counts are
+    still the same under two string-hash seeds."""
+    code = ("from paxos_lit.check.model import check_model, ModelConfig;"
+            "r = check_model(ModelConfig(leaders=2, commands=1, max_ballot=0), reduce=True).result;"
+            "print(r.states, r.transitions, r.depth)")
+    outs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, cwd=ROOT, timeout=300)
+        assert out.returncode == 0, out.stderr
+        outs.add(out.stdout)
+    assert len(outs) == 1, outs

@@ -63,8 +63,8 @@ def register(sub) -> None:
                         "40 s and 0.5 GB with the reductions; 0: no bound)")
     p.add_argument("--max-depth", type=int, default=None, help="do not expand beyond this depth")
     p.add_argument("--no-reduce", action="store_true",
-                   help="explore every state: no dead-message, merged-step or acceptor-symmetry "
-                        "reduction")
+                   help="explore every state: no dead-message, merged-step, acceptor-symmetry "
+                        "or persistent-set reduction")
     p.add_argument("--no-replay", action="store_true", help="do not replay a counterexample")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -146,7 +146,7 @@ Reductions (all sound) and what is not reduced
 3. Requests (and, with ``upfront_proposals``, the first proposals) are
    delivered during setup: a choice of workload, see Bounds.
 
-The three above are always on. Three more apply with ``reduce=True``
+The three above are always on. Four more apply with ``reduce=True``
 (``check_model(..., reduce=True)``; ``paxos-lit check`` uses them unless
 ``--no-reduce``). Each keeps every verdict: a state is left out only when
 one that is kept behaves the same for every invariant, and every step kept
@@ -157,9 +157,15 @@ the full model and replays in the simulator one delivery at a time.
    later, is never delivered and is left out of the state's key. Decided
    for the stock classes only (:meth:`PaxosModel.dead`): a p1a from a scout
    that has exited, at or below the acceptor's ballot (acceptor ballots
-   never decrease, A1), and a p2a from an exited commander below it; and,
-   without crashes, a first proposal for a slot the leader already holds,
-   and a decision the replica already has.
+   never decrease, A1), and a p2a from an exited commander below it; a p2b
+   below the commander's ballot (it ignores those); and, without crashes
+   (which make a leader or replica forget): a first proposal for a slot the
+   leader already holds, a decision the replica already has, a verdict on
+   an older ballot or a preemption by a ballot the leader has already
+   passed (its ballot only grows), and anything sent to a *retired* naive
+   leader, one past the last ballot round (its scout's p1a is never
+   delivered, so it can never be adopted, and no higher ballot exists to
+   preempt it; its proposals, never read again, are left out of the key).
 5. Merged invisible steps, when no fault and no timer can come between
    (``crashes``, ``drops``, ``dups`` and ``timers`` all 0): a delivery to
    a scout, commander or leader that only changes fields of that process
@@ -176,6 +182,39 @@ the full model and replays in the simulator one delivery at a time.
    (:meth:`PaxosModel.reduced_key`). The key also leaves out the pvalues of
    a p1b that refuses a stock scout's ballot (it reads them only at its own
    ballot). This assumes an acceptor class that does not look at its own id.
+7. Persistent sets (partial-order reduction, Godefroid 1996), with step
+   merging: in a state, explore only a subset of the steps when every path
+   that avoids them consists of steps independent of them (deliveries to
+   other processes, which commute with them). Two such subsets
+   (:meth:`PaxosModel._ample`):
+   a. one delivery to a *settled* acceptor, whose ballot is at or above
+      every ballot a p1a could still bring it (none in flight above it, and
+      none from a future scout: :meth:`PaxosModel._ballot_ceiling` bounds
+      their ballots by the rule that a preempted leader scouts at round
+      b.round + 1). Such an acceptor's ballot is final, and then every
+      delivery to it commutes with every other: p2as only add to a set and
+      are answered with the ballot, and a refused p1a's pvalues are not
+      read (6);
+   b. the merged steps of a *closed* scout or commander, none of whose
+      p1a or p2a is still in flight: nothing will ever be sent to it again,
+      so nothing outside its own deliveries depends on them.
+   Why verdicts are kept: the model's steps cannot cycle (every delivery
+   consumes a message; a reply is smaller than its request, and spawns,
+   exits, ballots and slots only grow), so persistent sets reach every
+   state where nothing more can happen, by a reordering of any path to it;
+   the rules only pick steps that leave the ``Liveness`` scouting check
+   unchanged; and the checks that read the ghost variables give the same
+   verdict in every order of independent steps: A4 and A5 compare every
+   pair of votes whichever comes first, C2 is checked both when a commander
+   is spawned and when a majority forms (the checker does both), C1 and R1
+   are about one process's own steps, and ``Chosen`` can fail for the
+   stock commander, which decides only after a majority answered, only
+   together with A5. The reduction assumes the stock acceptor, scout and
+   commander and the stock leader's ballot methods (its start and
+   preemption); a replica of one's own, or a leader that changes phase 2
+   only (the pmax mutant), keeps it (``PaxosModel.por``). With it, a
+   counterexample is shortest among the paths explored, not necessarily
+   among all.
 
 Measured (``check_model`` without and with ``reduce``): 2 leaders, 1
 command, 1 ballot round: 177,916 states -> 2,591; 1 leader, 3 commands, 1
@@ -212,12 +251,14 @@ from ..messages import Decision, Request, decode, encode, to_plain
 from ..replica import Replica
 from ..scout import Scout
 from ..sim.config import check_count
-from ..types import NOOP, WINDOW, Command, PValue, is_reconfig
+from ..types import NOOP, WINDOW, Ballot, Command, PValue, is_reconfig
 from .explore import ExploreResult, Violation, explore
 
 __all__ = ["CheckResult", "MState", "ModelConfig", "PaxosModel", "Step", "ORDERED_FIELDS",
            "check_model", "STANDARD"]
 
+#: The leader methods that decide when a scout is spawned and at which ballot.
+_BALLOT_METHODS = ("__init__", "start", "_scout", "on_Preempted", "on_timer", "_wait", "restore")
 #: Role names a model (like the simulator) lets you replace.
 ROLE_NAMES = ("acceptor", "leader", "replica")
 #: Dict fields whose insertion order the roles depend on (kept in order).
@@ -683,11 +724,21 @@ class PaxosModel:
         self._order_memo: dict = {}
         if not isinstance(reduce, bool):
             raise ConfigError("reduce", f"must be true or false, got {reduce!r}")
-        #: Reductions 4-6 (see the module docstring): dead messages and
+        #: Reductions 4-7 (see the module docstring): dead messages and
         #: acceptor symmetry always, when asked; merging invisible steps
-        #: only on a path with no fault and no timer to interleave with them.
+        #: and persistent sets only on a path with no fault and no timer to
+        #: interleave with them.
         self.reduce = reduce
         self.lazy = reduce and not (c.crashes or c.drops or c.dups or c.timers)
+        #: Reduction 7 (persistent sets) rests on how the stock acceptor,
+        #: scout and commander behave and on where a leader gets new ballots
+        #: from (its start and its preemption handler): those must be the
+        #: stock ones. A different replica, or a leader that changes only
+        #: phase 2 (say, on adoption), keeps the reduction.
+        lead = self.roles["leader"]
+        self.por = (self.lazy and self.roles["acceptor"] is Acceptor
+                    and lead.scout_class is Scout and lead.commander_class is Commander
+                    and all(getattr(lead, n, None) is getattr(Leader, n) for n in _BALLOT_METHODS))
         self._acceptor_set = frozenset(c.acceptor_ids)
 
     def __repr__(self) -> str:
@@ -1022,6 +1073,11 @@ class PaxosModel:
                     if others:
                         ctx.fail("A5", f"{others} accepted {who[others[0]]} for slot {s} at "
                                        f"{b2}, but a majority accepted {c} at {pb}")
+            # C2 backwards: a commander at a higher ballot may already exist.
+            for (b2, s2), c2 in sorted(ctx.read("commanders").items(), key=repr):
+                if s2 == s and b2 > pb and c2 != c:
+                    ctx.fail("C2", f"a commander at {b2} carries {c2} for slot {s}, but a "
+                                   f"majority accepted {c} at {pb}")
 
     def _check_replica(self, ctx: _Ctx, pid: str, proc, msg, old_out) -> None:
         if type(msg) is Decision:
@@ -1062,7 +1118,7 @@ class PaxosModel:
             ctx.fail("R5", f"{pid} slot_in={proc.slot_in} beyond slot_out+WINDOW="
                            f"{out + self.config.window}")
 
-    # -- reductions (module docstring, 4-6) ---------------------------------------
+    # -- reductions (module docstring, 4-7) ---------------------------------------
     def dead(self, key, view: dict) -> bool:
         """Reduction 4: would delivering this message change nothing, now and
         in every later state? Decided only for the stock role classes, whose
@@ -1083,13 +1139,29 @@ class PaxosModel:
                 return False
             b = field_of(e, "ballot_num")
             return msg[1] <= b if mtype == "P1a" else msg[1][0] < b
+        if mtype == "P2b":
+            # A commander ignores a reply below its ballot (the acceptor had
+            # not yet heard of the ballot when the p2a reached it), and its
+            # ballot never changes.
+            return cls is Commander and msg.ballot < field_of(e, "pvalue")[0]
         if self.config.crashes:
             return False  # a leader or replica forgets in a crash: its messages live again
-        if mtype == "Propose":
-            # A leader ignores a first proposal for a slot it already holds a
-            # proposal for, and it never forgets one (but in a crash).
-            return (cls is Leader and not msg.retry
-                    and any(s == msg.slot for s, _ in field_of(e, "proposals")))
+        if cls is Leader:
+            ballot = field_of(e, "ballot_num")
+            if self.retired(e):
+                return True  # see retired(): nothing it receives matters any more
+            if mtype == "Propose":
+                # A leader ignores a first proposal for a slot it already holds
+                # a proposal for, and it never forgets one (but in a crash).
+                return not msg.retry and any(s == msg.slot for s, _ in field_of(e, "proposals"))
+            # Its ballot only grows (but in a crash): a verdict on an older
+            # ballot, or a preemption by a ballot it has already passed, is
+            # ignored now and forever.
+            if mtype == "Adopted":
+                return msg.ballot < ballot
+            if mtype == "Preempted":
+                return msg.ballot <= ballot
+            return False
         if mtype == "Decision":
             # A replica ignores a decision it already has (a different
             # command for the slot is not ignored: that is R1's business),
@@ -1098,6 +1170,16 @@ class PaxosModel:
                 return False
             return any(s == msg.slot and c == msg.command for s, c in field_of(e, "decisions"))
         return False
+
+    def retired(self, entry) -> bool:
+        """A stock ``naive`` leader past the last ballot round, without
+        crashes: its scout's p1a is never delivered, so it can never be
+        adopted (it stays passive), and no ballot above its own will ever
+        exist to preempt it; a proposal only fills ``proposals``, which it
+        would read on adoption. Whatever it receives changes nothing any
+        invariant or any other process can see."""
+        return (self.naive and entry[1].cls is Leader and not self.config.crashes
+                and field_of(entry, "ballot_num")[0] > self.config.max_ballot)
 
     def _lazy_dst(self, pid: str) -> bool:
         return "." in pid or self.kind_of.get(pid) == "leader"
@@ -1110,6 +1192,11 @@ class PaxosModel:
         process. For each such process, every order of every subset of its
         messages in flight that stays invisible, followed by one visible
         delivery, is one step, labelled by the tuple of its deliveries."""
+        if self.por:
+            ample = self._ample(state, view, enabled)
+            if ample:
+                yield from ample
+                return
         groups: dict = {}
         for key in enabled:
             if self._lazy_dst(key[0]):
@@ -1117,21 +1204,94 @@ class PaxosModel:
             else:
                 yield Step("deliver", key[0], key[1], key[2]), self._deliver(state, view, key)
         for pid, pending in groups.items():
-            tried = set()
-            stack = [(state, view, (), tuple(pending))]
-            while stack:
-                st, v, path, rest = stack.pop()
-                for i, key in enumerate(rest):
-                    nxt = self._deliver(st, v, key)
-                    steps = path + (Step("deliver", key[0], key[1], key[2]),)
-                    if self._invisible(st, nxt, key, pid):
-                        left = rest[:i] + rest[i + 1:]
-                        if left and (nxt, left) not in tried:
-                            tried.add((nxt, left))
-                            stack.append((nxt, self._view(nxt), steps, left))
-                    elif nxt not in tried:
-                        tried.add(nxt)
-                        yield (steps[0] if len(steps) == 1 else steps), nxt
+            yield from self._process_steps(state, view, pid, pending)
+
+    def _process_steps(self, state: MState, view: dict, pid: str, pending: list):
+        """The merged steps of one lazy process (see :meth:`_merged_steps`)."""
+        tried = set()
+        stack = [(state, view, (), tuple(pending))]
+        while stack:
+            st, v, path, rest = stack.pop()
+            for i, key in enumerate(rest):
+                nxt = self._deliver(st, v, key)
+                steps = path + (Step("deliver", key[0], key[1], key[2]),)
+                if self._invisible(st, nxt, key, pid):
+                    left = rest[:i] + rest[i + 1:]
+                    if left and (nxt, left) not in tried:
+                        tried.add((nxt, left))
+                        stack.append((nxt, self._view(nxt), steps, left))
+                elif nxt not in tried:
+                    tried.add(nxt)
+                    yield (steps[0] if len(steps) == 1 else steps), nxt
+
+    def _ample(self, state: MState, view: dict, enabled: list) -> list | None:
+        """Reduction 7: a persistent set of steps, or None (then every step
+        is explored). Two rules, tried in this order:
+
+        * a *settled* acceptor (its ballot is at or above every ballot a
+          p1a could still bring it, see :meth:`_ballot_ceiling`): one
+          delivery to it, any one;
+        * a *closed* scout or commander (none of its p1a or p2a is still in
+          flight, so nothing more will ever be sent to it): all of its
+          merged steps, if it has any.
+        """
+        accs = self._acceptor_set
+        mine: dict = {}
+        for k in enabled:
+            if k[0] in accs:
+                mine.setdefault(k[0], []).append(k)
+        if mine:
+            ceiling = self._ballot_ceiling(state, view)
+            for a in sorted(mine):
+                beta = field_of(view[a][1], "ballot_num")
+                if ceiling is not None and beta < ceiling:
+                    continue
+                if any(k[1] == "P1a" and not k[2][1] < beta for k in mine[a]):
+                    continue
+                k = mine[a][0]
+                return [(Step("deliver", k[0], k[1], k[2]), self._deliver(state, view, k))]
+        asking = {k[2][0] for ks in mine.values() for k in ks}
+        closed: dict = {}
+        for k in enabled:
+            if "." in k[0] and k[0] not in asking:
+                closed.setdefault(k[0], []).append(k)
+        for pid in sorted(closed):
+            steps = list(self._process_steps(state, view, pid, closed[pid]))
+            if steps and not (self.naive and any(self.scouting(n) for _, n in steps)):
+                return steps
+        return None
+
+    def _ballot_ceiling(self, state: MState, view: dict):
+        """The highest ballot a scout not yet spawned could ever have (None:
+        no new scout can get a p1a delivered). A leader spawns a scout (after
+        its first) only when preempted by a ballot b above its own, and then
+        at round b.round + 1; every ballot that can ever preempt is one that
+        exists now (held by a process or carried by a message) or such a new
+        one. So the closure below is a superset of the future scouts' ballots."""
+        mb = self.config.max_ballot
+        current = [field_of(view[pid][1], "ballot_num") for pid in self.config.leader_ids]
+        known = set(current)
+        for e in state.procs:
+            if e[0] in self._acceptor_set:
+                known.add(field_of(e, "ballot_num"))
+        for _, mtype, msg in state.net:
+            if mtype == "P2a":
+                known.add(msg[1][0])
+            elif mtype in ("P1a", "P1b", "P2b", "Preempted", "Adopted"):
+                known.add(msg[1])
+        new: set = set()
+        grew = True
+        while grew:
+            grew = False
+            for pid, cur in zip(self.config.leader_ids, current):
+                for b in list(known):
+                    if b > cur and b[0] < mb:
+                        nb = Ballot(b[0] + 1, pid)
+                        if nb not in known:
+                            known.add(nb)
+                            new.add(nb)
+                            grew = True
+        return max(new) if new else None
 
     #: Fields of a process that an invariant or the liveness checks read: a
     #: step that changes one of them is visible.
@@ -1183,6 +1343,10 @@ class PaxosModel:
             elif msg[0] in accs:
                 facts[msg[0]].append(hash((2, dst, mtype, msg[1:])))
         procs = state.procs
+        if self.naive and not self.config.crashes:
+            # A retired leader's proposals are never read again (retired()).
+            procs = tuple(_blank(e, "proposals") if e[0] in self._leader_set and self.retired(e)
+                          else e for e in procs)
         for e in procs:
             pid = e[0]
             if pid in accs:
@@ -1343,6 +1507,13 @@ def _first(x):
     return x[0]
 
 
+def _blank(entry: tuple, name: str) -> tuple:
+    """An encoded process with one dict field emptied (for a key only)."""
+    i = entry[1].pos[name]
+    vals = entry[2]
+    return (entry[0], entry[1], vals[:i] + (FDict(),) + vals[i + 1:])
+
+
 def _rename_key(key, ren: dict, accs) -> tuple:
     """A network key with its acceptor ids renamed (destination or source)."""
     dst, mtype, msg = key
@@ -1406,7 +1577,7 @@ def check_model(config: ModelConfig | None = None, roles: dict | None = None, *,
     shortest one (in steps of the model explored: with ``reduce``, a merged
     step counts once; ``steps`` lists every delivery).
 
-    ``reduce=True`` applies reductions 4-6 of the module docstring (``paxos-lit
+    ``reduce=True`` applies reductions 4-7 of the module docstring (``paxos-lit
     check`` does, unless ``--no-reduce``); the default explores every state."""
     model = PaxosModel(config, roles, reduce=reduce)
     # States are tuples of tuples; nothing the model builds is cyclic, so the
