@@ -4,11 +4,11 @@
 
 Then the Multi-Paxos model (``paxos_lit.check.model``, the real role
 classes): the standard configuration (2 leaders, 3 acceptors, 1 replica, 2
-commands, 2 ballot rounds; target complete in <= 30 s), which is far too
-large to complete, so it runs up to ``--multipaxos-states`` states and
-reports ``complete: false`` with its rate; and the largest configuration
-explored completely in about the same time (2 leaders, 3 acceptors, 1
-replica, 1 command, 1 ballot round). ``--skip-multipaxos`` leaves both out.
+commands, 2 ballot rounds; target complete in <= 30 s) explored to the end
+with the reductions and a fingerprint visited set, as ``paxos-lit check``
+does (``--multipaxos-states N`` bounds it for a quick run); and smaller
+configurations explored completely, with and without the reductions.
+``--skip-multipaxos`` leaves them all out.
 
 Both searches run on the Synod model (``Synod.tiny()`` by default, TLC's
 MCPaxosTiny: 3,921 states). The baseline is the least a BFS can do: a deque,
@@ -53,14 +53,24 @@ def bare_bfs(model: Synod) -> tuple[int, int]:
     return len(seen), transitions
 
 
-def multipaxos(config: ModelConfig, max_states: int | None, reduce: bool = False) -> dict:
-    """One exploration of the Multi-Paxos model; the counts and the time."""
-    r = check_model(config, max_states=max_states, reduce=reduce).result
+def multipaxos(config: ModelConfig, max_states: int | None, reduce: bool = False,
+               fingerprints: bool = False) -> dict:
+    """One exploration of the Multi-Paxos model; the counts, time and memory
+    (the peak resident size of this process so far, so only the first, the
+    largest, search's figure is its own)."""
+    r = check_model(config, max_states=max_states, reduce=reduce,
+                    fingerprints=fingerprints).result
     return {"config": config.to_json(), "reduce": reduce, "states": r.states,
             "transitions": r.transitions,
             "depth": r.depth, "complete": r.complete, "violations": len(r.violations),
             "wall_s": round(r.wall_s, 3), "states_per_s": round(r.states / r.wall_s, 1),
-            "max_states": max_states}
+            "max_states": max_states, "fingerprints": fingerprints,
+            "collision_probability": r.collision_probability, "peak_rss_mb": _peak_mb()}
+
+
+def _peak_mb() -> int:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def best_of_interleaved(repeat: int, *fns):
@@ -81,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--repeat", type=int, default=7, help="runs of each, best kept")
     ap.add_argument("--model", choices=("tiny", "small"), default="tiny")
-    ap.add_argument("--multipaxos-states", type=int, default=100_000,
-                    help="bound on the standard Multi-Paxos configuration's search")
+    ap.add_argument("--multipaxos-states", type=int, default=0,
+                    help="bound on the standard Multi-Paxos configuration's search "
+                         "(default 0: none, explore it to the end)")
     ap.add_argument("--skip-multipaxos", action="store_true")
     args = ap.parse_args(argv)
 
@@ -108,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.skip_multipaxos:
         one = ModelConfig(leaders=2, acceptors=3, replicas=1, commands=1, max_ballot=0)
-        out["multipaxos_standard"] = multipaxos(STANDARD, args.multipaxos_states, reduce=True)
+        out["multipaxos_standard"] = multipaxos(STANDARD, args.multipaxos_states or None,
+                                                reduce=True, fingerprints=True)
+        out["multipaxos_one_round_reduced"] = multipaxos(
+            dataclasses.replace(STANDARD, max_ballot=0), None, reduce=True)
         out["multipaxos_complete"] = multipaxos(one, None)
         out["multipaxos_complete_reduced"] = multipaxos(one, None, reduce=True)
         out["multipaxos_two_rounds_reduced"] = multipaxos(

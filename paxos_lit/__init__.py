@@ -19,8 +19,19 @@ from .kvstore import KVStore
 from .leader import Leader, pmax
 from .replica import Replica
 from .scout import Scout
-from .sim import (Action, FaultPlan, NetParams, RunResult, SimConfig, Simulator, crash, heal,
-                  partition, recover, simulate)
+from .sim import (
+    Action,
+    FaultPlan,
+    NetParams,
+    RunResult,
+    SimConfig,
+    Simulator,
+    crash,
+    heal,
+    partition,
+    recover,
+    simulate,
+)
 from .sim.sweep import grid, random_fault_plan, summarize, sweep
 from .types import BOTTOM, NOOP, WINDOW, Ballot, Command, Config, PValue
 

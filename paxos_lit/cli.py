@@ -46,7 +46,8 @@ def _at(option):
         try:
             t = float(when)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{option} {text}: time {when!r} is not a number") from None
+            raise argparse.ArgumentTypeError(
+                f"{option} {text}: time {when!r} is not a number") from None
         return pid, t
 
     return parse
@@ -75,7 +76,8 @@ def _add_simulate(sub):
     p.add_argument("--dup", type=_float, default=0.0, help="message duplication probability")
     p.add_argument("--delay", type=_float, nargs=2, metavar=("MIN", "MAX"), default=(0.5, 1.5))
     p.add_argument("--crash", type=_at("--crash"), action="append", default=[], metavar="ID@TIME")
-    p.add_argument("--recover", type=_at("--recover"), action="append", default=[], metavar="ID@TIME")
+    p.add_argument("--recover", type=_at("--recover"), action="append", default=[],
+                   metavar="ID@TIME")
     p.add_argument("--faults", metavar="PLAN.json", help="a fault plan (JSON list of actions)")
     p.add_argument("--until", type=_float, default=20_000.0, help="virtual-time limit")
     p.add_argument("--leader-policy", choices=("naive", "backoff"), default="backoff")
@@ -87,7 +89,7 @@ def _add_simulate(sub):
 
 
 def _simulate(args) -> int:
-    from .sim import FaultPlan, NetParams, SimConfig, simulate
+    from .sim import FaultPlan, NetParams, SimConfig
     from .sim.faults import crash, recover
 
     net = NetParams(delay_min=args.delay[0], delay_max=args.delay[1], loss=args.loss, dup=args.dup)
@@ -153,8 +155,12 @@ def _lincheck(args) -> int:
         if args.json:
             print(json.dumps(out))
         else:
-            verdict = "linearizable" if r.linearizable else (
-                "unknown (timed out)" if r.timed_out else f"NOT linearizable (key {r.failing_key!r})")
+            if r.linearizable:
+                verdict = "linearizable"
+            elif r.timed_out:
+                verdict = "unknown (timed out)"
+            else:
+                verdict = f"NOT linearizable (key {r.failing_key!r})"
             print(f"{path}: {verdict} [{r.wall_s:.3f}s]")
     return status
 

@@ -367,7 +367,8 @@ def test_reduced_counts_do_not_depend_on_hash_seed():
     persistent sets pick acceptors and processes by name: the counts are
     still the same under two string-hash seeds."""
     code = ("from paxos_lit.check.model import check_model, ModelConfig;"
-            "r = check_model(ModelConfig(leaders=2, commands=1, max_ballot=0), reduce=True).result;"
+            "r = check_model(ModelConfig(leaders=2, commands=1, max_ballot=0),"
+            " reduce=True).result;"
             "print(r.states, r.transitions, r.depth)")
     outs = set()
     for seed in ("1", "2", "3"):

@@ -115,6 +115,18 @@ class ExploreResult:
     wall_s: float  # seconds the search took
     initial_states: int = 0  # how many distinct initial states
     trace: list[Any] = field(default_factory=list)  # the states along counterexample
+    fingerprints: bool = False  # visited set of 64-bit hashes (see explore)
+
+    @property
+    def collision_probability(self) -> float:
+        """With ``fingerprints``: the chance that two of the distinct states
+        shared a fingerprint (one would then be skipped), for uniformly
+        distributed 64-bit hashes: about n^2 / 2^65 (TLC reports the same
+        kind of estimate). 0 for an exact visited set."""
+        if not self.fingerprints:
+            return 0.0
+        n = self.states
+        return n * (n - 1) / 2 ** 65
 
     @property
     def generated(self) -> int:
@@ -140,6 +152,8 @@ class ExploreResult:
             "counterexample": [_jsonable(label) for label in self.counterexample],
             "depth": self.depth,
             "wall_s": self.wall_s,
+            "fingerprints": self.fingerprints,
+            "collision_probability": self.collision_probability,
         }
 
     def summary(self) -> str:
@@ -174,6 +188,7 @@ def explore(
     symmetry: Callable[[Any], Hashable] | bool | None = None,
     stop_on_violation: bool = True,
     progress_every: int = 10_000,
+    fingerprints: bool = False,
 ) -> ExploreResult:
     """Visit the states reachable in ``model`` breadth-first, checking each.
 
@@ -187,6 +202,13 @@ def explore(
       ``False`` always uses the state itself; a callable is used as the key.
     - ``stop_on_violation``: stop at the first violating state (default);
       otherwise keep going and collect every violation.
+    - ``fingerprints``: keep only a 64-bit hash of each key in the visited
+      set, with its parent's hash, instead of the key and the label (TLC's
+      approach): about 100 bytes a state instead of the whole key, so that
+      millions of states fit in memory. Two distinct states with one hash
+      would count as one; :attr:`ExploreResult.collision_probability`
+      estimates the chance. The counterexample is rebuilt by re-running the
+      successors along the chain of hashes.
 
     ``complete`` in the result is True only if the search ran out of states
     on its own: not cut by a bound and not stopped at a violation.
@@ -198,6 +220,9 @@ def explore(
         canon = None
     else:
         canon = symmetry
+    if fingerprints:
+        exact = canon
+        canon = (lambda s: hash(s)) if exact is None else (lambda s: hash(exact(s)))
     successors = model.successors
     check = model.check
     limit = max_states if max_states is not None else -1
@@ -253,7 +278,7 @@ def explore(
                 if len(parent) == limit:
                     cut = True
                     break
-                parent[key] = (pkey, label)
+                parent[key] = pkey if fingerprints else (pkey, label)
                 append((key, nxt))
                 bad = check(nxt)
                 if bad:
@@ -283,7 +308,10 @@ def explore(
     counterexample: list[Any] = []
     trace: list[Any] = []
     if found_bad:
-        counterexample, trace = _path_to(first_bad, parent, model, canon)
+        if fingerprints:
+            counterexample, trace = _path_by_hashes(first_bad, parent, model, canon)
+        else:
+            counterexample, trace = _path_to(first_bad, parent, model, canon)
     wall_s = time.perf_counter() - t0
     if progress is not None:
         progress(Progress(len(parent), transitions, depth, 0, wall_s, done=True))
@@ -297,6 +325,7 @@ def explore(
         wall_s=wall_s,
         initial_states=n_initial,
         trace=trace,
+        fingerprints=fingerprints,
     )
 
 
@@ -340,5 +369,30 @@ def _path_to(
     states = [state]
     for label, k in zip(labels, keys[1:], strict=True):
         state = next(n for lab, n in model.successors(state) if lab == label and canon(n) == k)
+        states.append(state)
+    return labels, states
+
+
+def _path_by_hashes(
+    key: int,
+    parent: dict[int, int | None],
+    model: Model[Any],
+    canon: Callable[[Any], int],
+) -> tuple[list[Any], list[Any]]:
+    """With fingerprints: the labels and states to the state hashed ``key``,
+    found by following the parents' hashes back to an initial state and then
+    stepping forward, at each step taking the successor with the next hash."""
+    chain = [key]
+    link = parent[key]
+    while link is not None:
+        chain.append(link)
+        link = parent[link]
+    chain.reverse()
+    state = next(s for s in model.initial_states() if canon(s) == chain[0])
+    labels: list[Any] = []
+    states = [state]
+    for h in chain[1:]:
+        label, state = next((lab, n) for lab, n in model.successors(state) if canon(n) == h)
+        labels.append(label)
         states.append(state)
     return labels, states

@@ -1565,17 +1565,22 @@ class CheckResult:
         return {"states": r.states, "transitions": r.transitions, "complete": r.complete,
                 "violations": [v.to_dict() for v in r.violations],
                 "counterexample": [s.to_json() for s in self.steps],
-                "depth": r.depth, "wall_s": round(r.wall_s, 6)}
+                "depth": r.depth, "wall_s": round(r.wall_s, 6),
+                "fingerprints": r.fingerprints, "collision_probability": r.collision_probability}
 
 
 def check_model(config: ModelConfig | None = None, roles: dict | None = None, *,
                 max_depth: int | None = None, max_states: int | None = None,
                 progress=None, progress_every: int = 50_000,
-                stop_on_violation: bool = True, reduce: bool = False) -> CheckResult:
+                stop_on_violation: bool = True, reduce: bool = False,
+                fingerprints: bool = False) -> CheckResult:
     """Explore ``config`` (the standard configuration by default) with the
     given role classes, breadth-first: the counterexample, if any, is a
     shortest one (in steps of the model explored: with ``reduce``, a merged
     step counts once; ``steps`` lists every delivery).
+
+    ``fingerprints=True`` keeps 64-bit hashes of the states in the visited
+    set instead of the states (see :func:`~paxos_lit.check.explore.explore`).
 
     ``reduce=True`` applies reductions 4-7 of the module docstring (``paxos-lit
     check`` does, unless ``--no-reduce``); the default explores every state."""
@@ -1587,7 +1592,8 @@ def check_model(config: ModelConfig | None = None, roles: dict | None = None, *,
     gc.disable()
     try:
         r = explore(model, max_depth=max_depth, max_states=max_states, progress=progress,
-                    progress_every=progress_every, stop_on_violation=stop_on_violation)
+                    progress_every=progress_every, stop_on_violation=stop_on_violation,
+                    fingerprints=fingerprints)
     finally:
         if collecting:
             gc.enable()
