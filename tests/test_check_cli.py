@@ -5,6 +5,7 @@ keys other tools rely on, exit statuses (0 nothing violated, 1 a violation,
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +104,9 @@ def test_check_progress_goes_to_stderr(capsys):
     code, out, err = run(capsys, "check", "--leaders", "1", "--commands", "2", "--json",
                          "--no-reduce")
     assert code == 0 and json.loads(out)["complete"] is True
-    assert "10,000 states" in err and err.endswith("(done)\n")
+    reports = re.findall(r"\r  ([\d,]+) states, [\d,]+ transitions", err)
+    assert len(reports) >= 2 and err.endswith("(done)\n")
+    assert int(reports[0].replace(",", "")) >= 10_000  # the first after 10,000 states
     code, out, err = run(capsys, "check", "--leaders", "1", "--commands", "2", "--json",
                          "--quiet")
     assert code == 0 and err == ""
@@ -132,6 +135,8 @@ BAD = [
     (["--mutant", "nope"], "mutant"),
     (["--max-states", "-5"], "--max-states"),
     (["--max-depth", "-1"], "--max-depth"),
+    (["--workers", "0"], "--workers"),
+    (["--workers", "2", "--exact"], "--workers"),
 ]
 
 
@@ -158,3 +163,19 @@ def test_check_as_a_process():
     err = cli("check", "--replicas", "0")
     assert err.returncode == 2 and err.stdout == "" and "replicas" in err.stderr
     assert "Traceback" not in err.stderr and len(err.stderr.strip().splitlines()) == 1
+
+
+def test_check_workers_and_exact_agree(capsys):
+    """One process with an exact visited set, one with fingerprints, two
+    worker processes: the same counts; the JSON says which visited set."""
+    args = ("check", "--leaders", "2", "--commands", "1", "--max-ballot", "0", "--json",
+            "--quiet")
+    outs = []
+    for extra in (("--workers", "1", "--exact"), ("--workers", "1"), ("--workers", "2")):
+        code, out, _ = run(capsys, *args, *extra)
+        assert code == 0
+        outs.append(json.loads(out))
+    assert len({(d["states"], d["transitions"], d["depth"]) for d in outs}) == 1
+    assert [d["fingerprints"] for d in outs] == [False, True, True]
+    assert outs[0]["collision_probability"] == 0 < outs[2]["collision_probability"] < 1e-9
+    assert all(d["complete"] and d["violations"] == [] for d in outs)

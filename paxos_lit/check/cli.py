@@ -6,7 +6,8 @@
 by default: 2 leaders, 3 acceptors, 1 replica, 2 commands, 2 ballot rounds,
 no loss; with the model's reductions it has a few million states, and the
 search visits them all unless ``--max-states`` bounds it, keeping 64-bit
-fingerprints of the states it has seen unless ``--exact``), or, with
+fingerprints of the states it has seen unless ``--exact``, on one worker
+process per CPU unless ``--workers``), or, with
 ``--mutant NAME``,
 catches a seeded bug the way the catalogue says (the explorer on the
 mutant's configuration, any option given overriding it; or the mutant's
@@ -29,6 +30,8 @@ from ..errors import ConfigError
 #: standard configuration is explored to the end (see bench/bench_check.py
 #: for how long that takes), and fingerprints keep the visited set small.
 DEFAULT_MAX_STATES = 0
+#: The default number of worker processes is one per CPU, up to this.
+MAX_WORKERS = 8
 #: Progress on stderr every this many states (about a second of search).
 PROGRESS_EVERY = 10_000
 
@@ -61,6 +64,9 @@ def register(sub) -> None:
     p.add_argument("--mutant", metavar="NAME", help="check a seeded bug (see `mutants`)")
     p.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES,
                    help="stop after this many states (default 0: no bound)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes that compute successors (default: one per CPU, at most "
+                        f"{MAX_WORKERS}; 1: search in this process)")
     p.add_argument("--exact", action="store_true",
                    help="keep every state seen, not a 64-bit fingerprint of it (no chance "
                         "of a collision; about 50 times the memory)")
@@ -120,6 +126,11 @@ def _check(args) -> int:
 
     _positive("--max-states", args.max_states, 0)
     _positive("--max-depth", args.max_depth, 0)
+    if args.workers is not None:
+        _positive("--workers", args.workers, 1)
+    if args.exact and args.workers not in (None, 1):
+        raise ConfigError("--workers", "the parallel search keeps fingerprints; --exact needs "
+                                       "--workers 1")
     mutant = catalogue.get(args.mutant) if args.mutant else None
     config, changed = _config(args, mutant.model if mutant is not None else None)
     if mutant is not None and mutant.method == "sweep" and not changed:
@@ -137,7 +148,8 @@ def _explore(args, config, mutant) -> dict:
     roles = mutant.roles if mutant is not None else None
     r = check_model(config, roles, max_states=args.max_states or None, max_depth=args.max_depth,
                     progress=_progress(args.quiet), progress_every=PROGRESS_EVERY,
-                    reduce=not args.no_reduce, fingerprints=not args.exact)
+                    reduce=not args.no_reduce, fingerprints=not args.exact,
+                    workers=_workers(args))
     out = {"method": "explore", "mutant": mutant.name if mutant else None,
            "config": config.to_json(), "reduced": not args.no_reduce, **r.to_dict()}
     if r.result.violations and not args.no_replay:
@@ -150,6 +162,15 @@ def _explore(args, config, mutant) -> dict:
         out["expected"] = list(mutant.expected)
         out["caught"] = bool(found) and found[0] in mutant.expected
     return out
+
+
+def _workers(args) -> int:
+    if args.workers is not None:
+        return args.workers
+    if args.exact:
+        return 1
+    import os
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
 
 def _sweep(mutant) -> dict:

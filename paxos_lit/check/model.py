@@ -515,13 +515,20 @@ class Schema:
     """A role class and its field names, interned: one object per pair, so
     an encoded process compares and hashes its schema by identity."""
 
-    __slots__ = ("cls", "names", "keys", "pos")
+    __slots__ = ("cls", "names", "keys", "pos", "h")
 
     def __init__(self, cls, keys):
         self.cls = cls
         self.keys = keys  # every attribute name, in insertion order
         self.names = tuple(k for k in keys if k != "id" and k != "env")
         self.pos = {k: i for i, k in enumerate(self.names)}  # name -> index in values
+        # Hashed by what it is, not where it lives: two worker processes of
+        # the parallel explorer intern their own Schema objects, and one
+        # state must have one fingerprint in both.
+        self.h = hash((cls.__module__, cls.__qualname__, keys))
+
+    def __hash__(self):
+        return self.h
 
     def __repr__(self):
         return f"Schema({self.cls.__name__})"
@@ -1573,14 +1580,16 @@ def check_model(config: ModelConfig | None = None, roles: dict | None = None, *,
                 max_depth: int | None = None, max_states: int | None = None,
                 progress=None, progress_every: int = 50_000,
                 stop_on_violation: bool = True, reduce: bool = False,
-                fingerprints: bool = False) -> CheckResult:
+                fingerprints: bool = False, workers: int = 1) -> CheckResult:
     """Explore ``config`` (the standard configuration by default) with the
     given role classes, breadth-first: the counterexample, if any, is a
     shortest one (in steps of the model explored: with ``reduce``, a merged
     step counts once; ``steps`` lists every delivery).
 
     ``fingerprints=True`` keeps 64-bit hashes of the states in the visited
-    set instead of the states (see :func:`~paxos_lit.check.explore.explore`).
+    set instead of the states (see :func:`~paxos_lit.check.explore.explore`);
+    ``workers=N`` (N > 1) runs the search on N processes
+    (:mod:`paxos_lit.check.parallel`), always with fingerprints.
 
     ``reduce=True`` applies reductions 4-7 of the module docstring (``paxos-lit
     check`` does, unless ``--no-reduce``); the default explores every state."""
@@ -1591,9 +1600,16 @@ def check_model(config: ModelConfig | None = None, roles: dict | None = None, *,
     collecting = gc.isenabled()
     gc.disable()
     try:
-        r = explore(model, max_depth=max_depth, max_states=max_states, progress=progress,
-                    progress_every=progress_every, stop_on_violation=stop_on_violation,
-                    fingerprints=fingerprints)
+        if workers != 1:
+            from .parallel import explore_parallel  # fingerprints, on several processes
+            r = explore_parallel(model, workers=workers, max_depth=max_depth,
+                                 max_states=max_states, progress=progress,
+                                 progress_every=progress_every,
+                                 stop_on_violation=stop_on_violation)
+        else:
+            r = explore(model, max_depth=max_depth, max_states=max_states, progress=progress,
+                        progress_every=progress_every, stop_on_violation=stop_on_violation,
+                        fingerprints=fingerprints)
     finally:
         if collecting:
             gc.enable()

@@ -1,0 +1,71 @@
+"""The parallel explorer (paxos_lit.check.parallel): the same search as the
+one-process explorer with fingerprints, on several worker processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from paxos_lit.check.explore import explore
+from paxos_lit.check.model import ModelConfig, PaxosModel, check_model
+from paxos_lit.check.mutants import MUTANTS
+from paxos_lit.check.parallel import explore_parallel
+from paxos_lit.synod import Synod
+from tests.test_explore import Grid
+
+
+def _counts(r):
+    return (r.states, r.transitions, r.depth, r.complete, r.initial_states)
+
+
+@pytest.mark.parametrize("make", [lambda: Grid(12), Synod.tiny,
+                                  lambda: PaxosModel(ModelConfig(commands=1), reduce=True),
+                                  lambda: PaxosModel(ModelConfig(leaders=1, commands=2))],
+                         ids=["grid", "synod", "paxos-reduced", "paxos-full"])
+def test_parallel_counts_are_the_one_process_counts(make):
+    """Two and three workers find exactly the states, transitions and depth
+    of the one-process search (the Paxos models create role schemas inside
+    the workers, after the fork: their fingerprints still agree)."""
+    one = explore(make(), fingerprints=True)
+    for workers in (2, 3):
+        par = explore_parallel(make(), workers=workers)
+        assert _counts(par) == _counts(one), workers
+        assert par.fingerprints and par.ok
+
+
+def test_parallel_counterexample_is_the_same_and_replays():
+    """A mutant: the same first violation and the same shortest
+    counterexample as the one-process search, in every run."""
+    m = MUTANTS["leader_ignores_pmax"]
+    one = explore(PaxosModel(m.model, m.roles, reduce=True), fingerprints=True)
+    runs = [explore_parallel(PaxosModel(m.model, m.roles, reduce=True), workers=2)
+            for _ in range(2)]
+    for par in runs:
+        assert par.violations[:1] == one.violations[:1]
+        assert par.counterexample == one.counterexample
+        assert not par.complete
+    r = check_model(m.model, m.roles, reduce=True, workers=2)
+    assert r.result.violations[0].invariant in m.expected and r.steps
+
+
+def test_parallel_bounds():
+    """max_states and max_depth cut the search as in the one-process one
+    (cut by max_states, the transitions count all of the last chunk)."""
+    for kw in ({"max_depth": 5}, {"max_depth": 24}):
+        one = explore(Grid(12), fingerprints=True, **kw)
+        par = explore_parallel(Grid(12), workers=2, **kw)
+        assert _counts(par) == _counts(one), kw
+    one = explore(Grid(12), fingerprints=True, max_states=50)
+    par = explore_parallel(Grid(12), workers=2, max_states=50)
+    assert (par.states, par.depth, par.complete) == (one.states, one.depth, False)
+    assert par.transitions >= one.transitions
+
+
+def test_parallel_progress_and_bad_workers():
+    seen = []
+    r = explore_parallel(Grid(40), workers=2, progress=seen.append, progress_every=200)
+    assert seen[-1].done and seen[-1].states == r.states == 41 * 41
+    assert len(seen) > 3
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError):
+            explore_parallel(Grid(3), workers=bad)
+    assert _counts(explore_parallel(Grid(5), workers=1)) == _counts(explore(Grid(5)))
