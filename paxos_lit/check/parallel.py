@@ -67,9 +67,7 @@ def explore_parallel(
 
     limit = max_states if max_states is not None else -1
     parent: dict[int, int | None] = {}
-    violations: list[Violation] = []
-    first_bad: int | None = None
-    cut = False
+    found = _Found(parent, limit, stop_on_violation)
     transitions = 0
     depth = 0
 
@@ -77,21 +75,10 @@ def explore_parallel(
     shares: list[list[tuple[int, Any]]] = [[] for _ in range(workers)]
     for s in model.initial_states():
         h = fp(s)
-        if h in parent:
-            continue
-        if len(parent) == limit:
-            cut = True
+        if found.claim(h, None, model.check(s) if h not in parent else None):
+            shares[(len(parent) - 1) % workers].append((h, s))
+        if found.cut:
             break
-        parent[h] = None
-        shares[(len(parent) - 1) % workers].append((h, s))
-        bad = model.check(s)
-        if bad:
-            violations.extend(bad)
-            if first_bad is None:
-                first_bad = h
-            if stop_on_violation:
-                cut = True
-                break
     n_initial = len(parent)
 
     ctx = multiprocessing.get_context("fork")
@@ -107,9 +94,9 @@ def explore_parallel(
         shares = []
         next_report = max(1, progress_every)
         level_size = n_initial
-        while level_size and not cut:
+        while level_size and not found.cut:
             if max_depth is not None and depth >= max_depth:
-                cut = _any_new_parallel(conns, parent)
+                found.cut = _any_new_parallel(conns, parent)
                 break
             for c in conns:
                 c.send(("level",))
@@ -121,27 +108,16 @@ def explore_parallel(
                     msg = conns[i].recv()
                     if msg[0] == "done":
                         continue
-                    _, n, found = msg
+                    _, n, succ = msg
                     transitions += n
                     keep = []
-                    if not cut:
-                        for h, ph, bad in found:
-                            if h in parent:
-                                continue
-                            if len(parent) == limit:
-                                cut = True
-                                break
-                            parent[h] = ph
+                    for h, ph, bad in succ:
+                        if found.cut:
+                            break
+                        if found.claim(h, ph, bad):
                             keep.append(h)
-                            if bad:
-                                violations.extend(bad)
-                                if first_bad is None:
-                                    first_bad = h
-                                if stop_on_violation:
-                                    cut = True
-                                    break
                     sizes[i] += len(keep)
-                    conns[i].send(("stop",) if cut else ("keep", keep))
+                    conns[i].send(("stop",) if found.cut else ("keep", keep))
                     still.append(i)
                     if progress is not None and len(parent) >= next_report:
                         next_report = len(parent) + max(1, progress_every)
@@ -165,14 +141,42 @@ def explore_parallel(
 
     counterexample: list[Any] = []
     trace: list[Any] = []
-    if first_bad is not None:
-        counterexample, trace = _path_by_hashes(first_bad, parent, model, fp)
+    if found.first_bad is not None:
+        counterexample, trace = _path_by_hashes(found.first_bad, parent, model, fp)
     wall_s = time.perf_counter() - t0
     if progress is not None:
         progress(Progress(len(parent), transitions, depth, 0, wall_s, done=True))
-    return ExploreResult(states=len(parent), transitions=transitions, complete=not cut,
-                         violations=violations, counterexample=counterexample, depth=depth,
+    return ExploreResult(states=len(parent), transitions=transitions, complete=not found.cut,
+                         violations=found.violations, counterexample=counterexample, depth=depth,
                          wall_s=wall_s, initial_states=n_initial, trace=trace, fingerprints=True)
+
+
+class _Found:
+    """The main process's visited set and what the search has found."""
+
+    def __init__(self, parent: dict, limit: int, stop_on_violation: bool):
+        self.parent = parent
+        self.limit = limit
+        self.stop = stop_on_violation
+        self.violations: list[Violation] = []
+        self.first_bad: int | None = None
+        self.cut = False  # a bound or a violation ended the search
+
+    def claim(self, h: int, ph: int | None, bad) -> bool:
+        """Record state ``h`` (child of ``ph``) unless seen; True if new."""
+        if h in self.parent:
+            return False
+        if len(self.parent) == self.limit:
+            self.cut = True
+            return False
+        self.parent[h] = ph
+        if bad:
+            self.violations.extend(bad)
+            if self.first_bad is None:
+                self.first_bad = h
+            if self.stop:
+                self.cut = True
+        return True
 
 
 def _any_new_parallel(conns, parent) -> bool:
