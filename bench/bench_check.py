@@ -5,8 +5,8 @@
 Then the Multi-Paxos model (``paxos_lit.check.model``, the real role
 classes): the standard configuration (2 leaders, 3 acceptors, 1 replica, 2
 commands, 2 ballot rounds; target complete in <= 30 s) explored to the end
-with the reductions and a fingerprint visited set, as ``paxos-lit check``
-does (``--multipaxos-states N`` bounds it for a quick run); and smaller
+with the reductions and a fingerprint visited set on one process per CPU,
+as ``paxos-lit check`` does (``--multipaxos-states N`` bounds it for a quick run); and smaller
 configurations explored completely, with and without the reductions.
 ``--skip-multipaxos`` leaves them all out.
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from collections import deque
@@ -54,23 +55,27 @@ def bare_bfs(model: Synod) -> tuple[int, int]:
 
 
 def multipaxos(config: ModelConfig, max_states: int | None, reduce: bool = False,
-               fingerprints: bool = False) -> dict:
+               fingerprints: bool = False, workers: int = 1) -> dict:
     """One exploration of the Multi-Paxos model; the counts, time and memory
     (the peak resident size of this process so far, so only the first, the
     largest, search's figure is its own)."""
     r = check_model(config, max_states=max_states, reduce=reduce,
-                    fingerprints=fingerprints).result
+                    fingerprints=fingerprints, workers=workers).result
     return {"config": config.to_json(), "reduce": reduce, "states": r.states,
             "transitions": r.transitions,
             "depth": r.depth, "complete": r.complete, "violations": len(r.violations),
             "wall_s": round(r.wall_s, 3), "states_per_s": round(r.states / r.wall_s, 1),
-            "max_states": max_states, "fingerprints": fingerprints,
-            "collision_probability": r.collision_probability, "peak_rss_mb": _peak_mb()}
+            "max_states": max_states, "fingerprints": r.fingerprints, "workers": workers,
+            "collision_probability": r.collision_probability, "peak_rss_mb": _peak_mb(),
+            "peak_worker_rss_mb": _peak_mb(children=True)}
 
 
-def _peak_mb() -> int:
+def _peak_mb(children: bool = False) -> int:
+    """Peak resident size of this process, or of the largest worker process
+    that has ended, in MB."""
     import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss // 1024
 
 
 def best_of_interleaved(repeat: int, *fns):
@@ -95,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="bound on the standard Multi-Paxos configuration's search "
                          "(default 0: none, explore it to the end)")
     ap.add_argument("--skip-multipaxos", action="store_true")
+    ap.add_argument("--workers", type=int, default=max(1, min(8, os.cpu_count() or 1)),
+                    help="processes for the standard configuration (default: one per CPU)")
     args = ap.parse_args(argv)
 
     # A fresh model per run, so neither search profits from the other's
@@ -120,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_multipaxos:
         one = ModelConfig(leaders=2, acceptors=3, replicas=1, commands=1, max_ballot=0)
         out["multipaxos_standard"] = multipaxos(STANDARD, args.multipaxos_states or None,
-                                                reduce=True, fingerprints=True)
+                                                reduce=True, fingerprints=True,
+                                                workers=args.workers)
         out["multipaxos_one_round_reduced"] = multipaxos(
             dataclasses.replace(STANDARD, max_ballot=0), None, reduce=True)
         out["multipaxos_complete"] = multipaxos(one, None)
