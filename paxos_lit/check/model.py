@@ -530,11 +530,24 @@ class Schema:
     def __hash__(self):
         return self.h
 
+    def __reduce__(self):
+        # Unpickled (the parallel explorer passes states between processes)
+        # as the receiving process's own interned schema.
+        return (schema_for, (self.cls, self.keys))
+
     def __repr__(self):
         return f"Schema({self.cls.__name__})"
 
 
 _SCHEMAS: dict = {}
+
+
+def schema_for(cls, keys: tuple) -> Schema:
+    """The one Schema of this process for a class and its attribute names."""
+    sch = _SCHEMAS.get((cls, keys))
+    if sch is None:
+        sch = _SCHEMAS[(cls, keys)] = Schema(cls, keys)
+    return sch
 
 
 def encode_process(obj) -> tuple:
@@ -544,7 +557,7 @@ def encode_process(obj) -> tuple:
     keys = tuple(d)
     sch = _SCHEMAS.get((cls, keys))
     if sch is None:
-        sch = _SCHEMAS[(cls, keys)] = Schema(cls, keys)
+        sch = schema_for(cls, keys)
     vals = []
     append = vals.append
     for k in sch.names:
@@ -590,6 +603,11 @@ class Key:
 
     def __hash__(self):
         return self.h
+
+    def __reduce__(self):
+        # Unpickled (the parallel explorer passes states between processes)
+        # as the receiving process's own interned schema.
+        return (schema_for, (self.cls, self.keys))
 
     def __eq__(self, other):
         return self.h == other.h and self.state == other.state

@@ -5,25 +5,32 @@
 the successors computed by N worker processes. It is the same search,
 level by level:
 
-* each worker holds part of the current level (the states it found new)
-  and expands it in chunks; for each successor it sends the main process
-  three small things: the state's 64-bit fingerprint, its parent's, and the
-  violations it breaks (almost always none). States themselves never cross
-  a process boundary;
+* every state found gets a sequence number, in the order the main process
+  takes it; the states of a level are expanded in blocks of ``CHUNK``
+  consecutive numbers, block k by worker k mod N (a state found by another
+  worker is passed to it, pickled, through its inbox queue);
+* for each successor a worker sends the main process three small things:
+  the state's 64-bit fingerprint, its parent's, and the violations it
+  breaks (almost always none);
 * the main process holds the one visited set (fingerprint -> parent
-  fingerprint) and answers each chunk with the successors that are new;
-  the worker keeps those for the next level and drops the rest;
-* the main process takes the workers' chunks in a fixed round-robin order,
-  so which states are new, which worker keeps them, the first violation and
-  the counterexample are the same in every run (and the counts are those
-  of the one-process search; when ``max_states`` cuts it, ``transitions``
-  also counts the rest of the chunk where it stopped).
+  fingerprint), takes the blocks' results in block order, and answers each
+  with the successors that are new and who keeps them.
+
+Taking blocks in order is taking states in the order of the one-process
+search, so the same state of each class of symmetric states is the one
+expanded (the model's persistent sets depend on which), and the counts, the
+first violation and the counterexample are those of ``explore``, in every
+run (when ``max_states`` cuts the search, ``transitions`` also counts the
+rest of the block where it stopped). While the main process reads one
+block's results, the other workers are expanding theirs.
 
 The counterexample is rebuilt in the main process as ``explore`` rebuilds
 it, by re-running the model's successors along the chain of fingerprints.
 A model here must give the same fingerprint for one state in every
-process: its keys must not hash by object identity (the Multi-Paxos model's
-interned role schemas hash by class name and fields for this reason).
+process, and its states must pickle: its keys must not hash by object
+identity (the Multi-Paxos model's interned role schemas hash by class name
+and fields, and unpickle as the receiving process's own), and role classes
+must be importable by name.
 """
 
 from __future__ import annotations
@@ -71,61 +78,76 @@ def explore_parallel(
     transitions = 0
     depth = 0
 
-    # Initial states, in the main process, dealt to the workers in turn.
-    shares: list[list[tuple[int, Any]]] = [[] for _ in range(workers)]
+    # Every state found gets a sequence number in the order the main process
+    # takes it. States are expanded in blocks of CHUNK consecutive numbers,
+    # block k by worker k % workers, and the main process takes the blocks'
+    # successors in block order: the order of the one-process search, so
+    # the same state of each symmetry class is the one expanded and the
+    # results are the same.
+    shares: list[list[tuple[int, int, Any]]] = [[] for _ in range(workers)]
+    seq = 0
     for s in model.initial_states():
         h = fp(s)
         if found.claim(h, None, model.check(s) if h not in parent else None):
-            shares[(len(parent) - 1) % workers].append((h, s))
+            shares[(seq // CHUNK) % workers].append((seq, h, s))
+            seq += 1
         if found.cut:
             break
     n_initial = len(parent)
 
     ctx = multiprocessing.get_context("fork")
     conns, procs = [], []
+    inboxes = [ctx.Queue() for _ in range(workers)]
     try:
-        for share in shares:
+        for me, share in enumerate(shares):
             mine, theirs = ctx.Pipe()
-            p = ctx.Process(target=_worker, args=(theirs, model, fp, share), daemon=True)
+            p = ctx.Process(target=_worker, args=(theirs, model, fp, share, me, inboxes),
+                            daemon=True)
             p.start()
             theirs.close()
             conns.append(mine)
             procs.append(p)
         shares = []
         next_report = max(1, progress_every)
-        level_size = n_initial
-        while level_size and not found.cut:
+        lo, hi = 0, seq  # the sequence numbers of the current level
+        incoming = [0] * workers
+        while hi > lo and not found.cut:
             if max_depth is not None and depth >= max_depth:
-                found.cut = _any_new_parallel(conns, parent)
+                for i, c in enumerate(conns):
+                    c.send(("peek", incoming[i]))
+                found.cut = any(h not in parent for c in conns for h in c.recv())
                 break
-            for c in conns:
-                c.send(("level",))
-            active = list(range(workers))
-            sizes = [0] * workers
-            while active:
-                still = []
-                for i in active:
-                    msg = conns[i].recv()
-                    if msg[0] == "done":
-                        continue
-                    _, n, succ = msg
-                    transitions += n
-                    keep = []
-                    for h, ph, bad in succ:
-                        if found.cut:
-                            break
-                        if found.claim(h, ph, bad):
-                            keep.append(h)
-                    sizes[i] += len(keep)
-                    conns[i].send(("stop",) if found.cut else ("keep", keep))
-                    still.append(i)
-                    if progress is not None and len(parent) >= next_report:
-                        next_report = len(parent) + max(1, progress_every)
-                        progress(Progress(len(parent), transitions, depth, sum(sizes),
-                                          time.perf_counter() - t0))
-                active = still
-            level_size = sum(sizes)
-            if level_size:
+            for i, c in enumerate(conns):
+                c.send(("level", incoming[i]))
+            incoming = [0] * workers
+            blocks = range(lo // CHUNK, (hi - 1) // CHUNK + 1)
+            for k, block in enumerate(blocks):
+                i = block % workers
+                _, n, succ = conns[i].recv()
+                transitions += n
+                keep = []
+                for h, ph, bad in succ:
+                    if found.claim(h, ph, bad):
+                        owner = (seq // CHUNK) % workers
+                        keep.append((h, seq, owner))
+                        if owner != i:
+                            incoming[owner] += 1
+                        seq += 1
+                    if found.cut:
+                        break
+                conns[i].send(("stop",) if found.cut else ("keep", keep))
+                if found.cut:
+                    # Every other worker with a block left has one on the way.
+                    for j in {b % workers for b in blocks[k + 1:]} - {i}:
+                        conns[j].recv()
+                        conns[j].send(("stop",))
+                    break
+                if progress is not None and len(parent) >= next_report:
+                    next_report = len(parent) + max(1, progress_every)
+                    progress(Progress(len(parent), transitions, depth, seq - hi,
+                                      time.perf_counter() - t0))
+            lo, hi = hi, seq
+            if hi > lo:
                 depth += 1
     finally:
         for c in conns:
@@ -138,6 +160,9 @@ def explore_parallel(
             if p.is_alive():
                 p.kill()
                 p.join()
+        for q in inboxes:
+            q.cancel_join_thread()
+            q.close()
 
     counterexample: list[Any] = []
     trace: list[Any] = []
@@ -179,53 +204,58 @@ class _Found:
         return True
 
 
-def _any_new_parallel(conns, parent) -> bool:
-    """At the depth bound: does some state of the last level have a
-    successor not yet visited? (The workers send the fingerprints.)"""
-    for c in conns:
-        c.send(("peek",))
-    new = False
-    for c in conns:
-        hashes = c.recv()
-        new = new or any(h not in parent for h in hashes)
-    return new
-
-
-def _worker(conn, model, fp, frontier: list) -> None:
-    """A worker's loop: expand its part of each level in chunks, report
-    (fingerprint, parent fingerprint, violations) for every successor, and
-    keep for the next level the states the main process says are new."""
+def _worker(conn, model, fp, frontier: list, me: int, inboxes: list) -> None:
+    """A worker's loop: take the states other workers found for it, expand
+    its blocks of each level, report (fingerprint, parent
+    fingerprint, violations) for every successor, keep the new ones the main
+    process deals to it and pass the others on to their workers."""
     successors = model.successors
     check = model.check
-    nxt_level: list = []
-    while True:
-        cmd = conn.recv()
-        if cmd[0] == "exit":
-            return
-        if cmd[0] == "peek":
-            conn.send([fp(n) for _, s in frontier for _, n in successors(s)])
-            continue
-        # "level": expand the frontier, chunk by chunk.
-        nxt_level = []
-        stopped = False
-        for start in range(0, len(frontier), CHUNK):
-            n = 0
-            found = []
-            states = {}
-            for ph, state in frontier[start:start + CHUNK]:
-                for _label, nxt in successors(state):
-                    n += 1
-                    h = fp(nxt)
-                    if h in states:
-                        continue
-                    states[h] = nxt
-                    found.append((h, ph, check(nxt) or None))
-            conn.send(("chunk", n, found))
-            reply = conn.recv()
-            if reply[0] == "stop":
-                stopped = True
-                break
-            nxt_level.extend((h, states[h]) for h in reply[1])
-        conn.send(("done",))
-        frontier = [] if stopped else nxt_level
-        nxt_level = []
+    inbox = inboxes[me]
+    try:
+        while True:
+            cmd = conn.recv()
+            if cmd[0] == "exit":
+                return
+            # Take what the other workers found for this one, in the main
+            # process's order.
+            frontier.extend(inbox.get() for _ in range(cmd[1]))
+            frontier.sort(key=_first)
+            if cmd[0] == "peek":
+                conn.send([fp(n) for _, _, s in frontier for _, n in successors(s)])
+                continue
+            # "level": expand the frontier, block by block.
+            nxt_level: list = []
+            blocks: dict = {}
+            for entry in frontier:
+                blocks.setdefault(entry[0] // CHUNK, []).append(entry)
+            for block in sorted(blocks):
+                n = 0
+                found = []
+                states = {}
+                for _, ph, state in blocks[block]:
+                    for _label, nxt in successors(state):
+                        n += 1
+                        h = fp(nxt)
+                        if h in states:
+                            continue
+                        states[h] = nxt
+                        found.append((h, ph, check(nxt) or None))
+                conn.send(("chunk", n, found))
+                reply = conn.recv()
+                if reply[0] == "stop":
+                    nxt_level = []
+                    break
+                for h, seq, owner in reply[1]:
+                    if owner == me:
+                        nxt_level.append((seq, h, states[h]))
+                    else:
+                        inboxes[owner].put((seq, h, states[h]))
+            frontier = nxt_level
+    finally:
+        for q in inboxes:
+            q.cancel_join_thread()
+
+
+def _first(x):
+    return x[0]
