@@ -69,3 +69,24 @@ def test_parallel_progress_and_bad_workers():
         with pytest.raises(ValueError):
             explore_parallel(Grid(3), workers=bad)
     assert _counts(explore_parallel(Grid(5), workers=1)) == _counts(explore(Grid(5)))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100])
+def test_parallel_small_blocks_give_the_same_search(monkeypatch, chunk):
+    """Blocks smaller than a level, blocks that straddle two levels, and one
+    state a block: still the one-process counts, violation and
+    counterexample, with two and three workers."""
+    import paxos_lit.check.parallel as par_mod
+
+    monkeypatch.setattr(par_mod, "CHUNK", chunk)
+    one = explore(PaxosModel(ModelConfig(leaders=2, commands=1, max_ballot=0), reduce=True),
+                  fingerprints=True)
+    m = MUTANTS["leader_ignores_pmax"]
+    bad = explore(PaxosModel(m.model, m.roles, reduce=True), fingerprints=True)
+    for workers in (2, 3):
+        par = explore_parallel(PaxosModel(ModelConfig(leaders=2, commands=1, max_ballot=0),
+                                          reduce=True), workers=workers)
+        assert _counts(par) == _counts(one)
+        pbad = explore_parallel(PaxosModel(m.model, m.roles, reduce=True), workers=workers)
+        assert pbad.violations[:1] == bad.violations[:1]
+        assert pbad.counterexample == bad.counterexample

@@ -7,8 +7,9 @@ level by level:
 
 * every state found gets a sequence number, in the order the main process
   takes it; the states of a level are expanded in blocks of ``CHUNK``
-  consecutive numbers, block k by worker k mod N (a state found by another
-  worker is passed to it, pickled, through its inbox queue);
+  consecutive numbers, each block by the worker that found its first state
+  (the others of the block found by another worker are passed to it,
+  pickled, through its inbox queue);
 * for each successor a worker sends the main process three small things:
   the state's 64-bit fingerprint, its parent's, and the violations it
   breaks (almost always none);
@@ -85,11 +86,13 @@ def explore_parallel(
     # the same state of each symmetry class is the one expanded and the
     # results are the same.
     shares: list[list[tuple[int, int, Any]]] = [[] for _ in range(workers)]
+    owners: dict[int, int] = {}  # block -> the worker that expands it
     seq = 0
     for s in model.initial_states():
         h = fp(s)
         if found.claim(h, None, model.check(s) if h not in parent else None):
-            shares[(seq // CHUNK) % workers].append((seq, h, s))
+            owner = owners.setdefault(seq // CHUNK, (seq // CHUNK) % workers)
+            shares[owner].append((seq, h, s))
             seq += 1
         if found.cut:
             break
@@ -120,15 +123,29 @@ def explore_parallel(
             for i, c in enumerate(conns):
                 c.send(("level", incoming[i]))
             incoming = [0] * workers
+            ahead = [0] * workers  # blocks of the next level each worker has
+            if seq % CHUNK:
+                ahead[owners[seq // CHUNK]] += 1  # the block this level ends in
             blocks = range(lo // CHUNK, (hi - 1) // CHUNK + 1)
             for k, block in enumerate(blocks):
-                i = block % workers
+                i = owners[block]
                 _, n, succ = conns[i].recv()
                 transitions += n
                 keep = []
                 for h, ph, bad in succ:
                     if found.claim(h, ph, bad):
-                        owner = (seq // CHUNK) % workers
+                        owner = owners.get(seq // CHUNK)
+                        if owner is None:
+                            # A new block goes to the worker that found its
+                            # first state (most of a block comes from one
+                            # block before it, so most states stay where they
+                            # were made and keep sharing structure with their
+                            # siblings), unless it has more blocks of the
+                            # next level than another: then to the least busy.
+                            least = min(range(workers), key=ahead.__getitem__)
+                            owner = i if ahead[i] == ahead[least] else least
+                            owners[seq // CHUNK] = owner
+                            ahead[owner] += 1
                         keep.append((h, seq, owner))
                         if owner != i:
                             incoming[owner] += 1
@@ -138,7 +155,7 @@ def explore_parallel(
                 conns[i].send(("stop",) if found.cut else ("keep", keep))
                 if found.cut:
                     # Every other worker with a block left has one on the way.
-                    for j in {b % workers for b in blocks[k + 1:]} - {i}:
+                    for j in {owners[b] for b in blocks[k + 1:]} - {i}:
                         conns[j].recv()
                         conns[j].send(("stop",))
                     break
@@ -147,6 +164,8 @@ def explore_parallel(
                     progress(Progress(len(parent), transitions, depth, seq - hi,
                                       time.perf_counter() - t0))
             lo, hi = hi, seq
+            for block in [b for b in owners if b < lo // CHUNK]:
+                del owners[block]  # done (the one this level ended in goes on)
             if hi > lo:
                 depth += 1
     finally:
