@@ -19,7 +19,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # JupyterLab refuses to run as root unless told.
 ROOT_FLAG := $(shell [ "$$(id -u)" -eq 0 ] && echo --allow-root)
 
-.PHONY: help venv .venv lab book notebooks test check-standard chromium bench lint clean distclean
+.PHONY: help venv .venv lab book notebooks test chromium bench lint clean distclean
 .DEFAULT_GOAL := help
 
 help:
@@ -28,7 +28,6 @@ help:
 	@echo "make book    build the static HTML book into book/_build/html"
 	@echo "make notebooks  re-execute the book's chapters in place (after changing the package)"
 	@echo "make bench   run every bench/bench_*.py --json"
-	@echo "make check-standard  model-check the standard configuration to the end (long)"
 	@echo "make lint    ruff"
 	@echo "make clean   remove build outputs and caches (distclean: also .venv)"
 
@@ -74,16 +73,6 @@ test: $(STAMP) chromium
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing" >&2; fi; \
 	exit $$status
 
-# The standard configuration (2 leaders, 3 acceptors, 1 replica, 2 commands,
-# 2 ballot rounds) explored to the end with `paxos-lit check`: it must report
-# complete: true and no violation.  Long (see the README); not part of `test`.
-check-standard: $(STAMP)
-	$(VPY) -m paxos_lit check --json > check-standard.json
-	@$(VPY) -c "import json, sys; d = json.load(open('check-standard.json')); \
-	  print({k: d[k] for k in ('states', 'transitions', 'depth', 'complete', 'wall_s', \
-	         'collision_probability')}, 'violations:', len(d['violations'])); \
-	  sys.exit(0 if d['complete'] and not d['violations'] else 1)"
-
 bench: $(STAMP)
 	@set -e; found=0; \
 	for f in bench/bench_*.py; do \
@@ -96,7 +85,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf book/_build build dist *.egg-info .pytest_cache .ruff_cache .hypothesis check-standard.json
+	rm -rf book/_build build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
