@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 
 from ..errors import ConfigError
@@ -174,7 +175,6 @@ def _workers(args) -> int:
         return args.workers
     if args.exact:
         return 1
-    import os
     return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
 

@@ -559,9 +559,7 @@ def encode_process(obj) -> tuple:
     d = obj.__dict__
     cls = type(obj)
     keys = tuple(d)
-    sch = _SCHEMAS.get((cls, keys))
-    if sch is None:
-        sch = schema_for(cls, keys)
+    sch = _SCHEMAS.get((cls, keys)) or schema_for(cls, keys)
     vals = []
     append = vals.append
     for k in sch.names:
@@ -1176,7 +1174,6 @@ class PaxosModel:
         if self.config.crashes:
             return False  # a leader or replica forgets in a crash: its messages live again
         if cls is Leader:
-            ballot = field_of(e, "ballot_num")
             if self.retired(e):
                 return True  # see retired(): nothing it receives matters any more
             if mtype == "Propose":
@@ -1187,9 +1184,9 @@ class PaxosModel:
             # ballot, or a preemption by a ballot it has already passed, is
             # ignored now and forever.
             if mtype == "Adopted":
-                return msg.ballot < ballot
+                return msg.ballot < field_of(e, "ballot_num")
             if mtype == "Preempted":
-                return msg.ballot <= ballot
+                return msg.ballot <= field_of(e, "ballot_num")
             return False
         if mtype == "Decision":
             # A replica ignores a decision it already has (a different
