@@ -606,11 +606,6 @@ class Key:
     def __hash__(self):
         return self.h
 
-    def __reduce__(self):
-        # Unpickled (the parallel explorer passes states between processes)
-        # as the receiving process's own interned schema.
-        return (schema_for, (self.cls, self.keys))
-
     def __eq__(self, other):
         return self.h == other.h and self.state == other.state
 
@@ -1267,7 +1262,8 @@ class PaxosModel:
             if k[0] in accs:
                 mine.setdefault(k[0], []).append(k)
         if mine:
-            ceiling = self._ballot_ceiling(state, view)
+            future = self._future_ballots(state, view)
+            ceiling = max(future) if future else None
             for a in sorted(mine):
                 beta = field_of(view[a][1], "ballot_num")
                 if ceiling is not None and beta < ceiling:
@@ -1276,6 +1272,10 @@ class PaxosModel:
                     continue
                 k = mine[a][0]
                 return [(Step("deliver", k[0], k[1], k[2]), self._deliver(state, view, k))]
+            for a in sorted(mine):
+                k = self._refusal(view, a, mine[a], future)
+                if k is not None:
+                    return [(Step("deliver", k[0], k[1], k[2]), self._deliver(state, view, k))]
         asking = {k[2][0] for ks in mine.values() for k in ks}
         closed: dict = {}
         for k in enabled:
@@ -1287,9 +1287,41 @@ class PaxosModel:
                 return steps
         return None
 
+    def _refusal(self, view: dict, a: str, pending: list, future: set):
+        """Rule c of :meth:`_ample`: a p1a or p2a to acceptor ``a`` below its
+        ballot beta, from a live scout or commander of leader L, when every
+        ballot that could still lift beta (a p1a in flight to ``a``, or a
+        future scout's) is L's own. It is refused whenever it is delivered;
+        only its reply's ballot (beta now, or such a ballot y of L later)
+        depends on when. Either reply makes its sender exit with a
+        Preempted to L; Preempted(y) can only exist once L is at y, and L
+        ignores it, and it ignores Preempted(beta) from then on too (beta <
+        y). So delivering it first loses no quiescent state: the paths where
+        it comes after the p1a(y) end where those where it comes first end,
+        with an ignored (dead) Preempted in place of another."""
+        beta = field_of(view[a][1], "ballot_num")
+        lifts = {k[2][1].leader for k in pending if k[1] == "P1a" and k[2][1] > beta}
+        lifts.update(y.leader for y in future if y > beta)
+        if len(lifts) > 1:
+            return None
+        for k in pending:
+            src = k[2][0]
+            if src not in view:
+                continue
+            b = k[2][1] if k[1] == "P1a" else k[2][1][0]
+            if b < beta and lifts <= {b.leader}:
+                return k
+        return None
+
     def _ballot_ceiling(self, state: MState, view: dict):
         """The highest ballot a scout not yet spawned could ever have (None:
-        no new scout can get a p1a delivered). A leader spawns a scout (after
+        no new scout can get a p1a delivered): see :meth:`_future_ballots`."""
+        future = self._future_ballots(state, view)
+        return max(future) if future else None
+
+    def _future_ballots(self, state: MState, view: dict) -> set:
+        """A superset of the ballots of the scouts not yet spawned that
+        could ever get a p1a delivered. A leader spawns a scout (after
         its first) only when preempted by a ballot b above its own, and then
         at round b.round + 1; every ballot that can ever preempt is one that
         exists now (held by a process or carried by a message) or such a new
@@ -1317,7 +1349,7 @@ class PaxosModel:
                             known.add(nb)
                             new.add(nb)
                             grew = True
-        return max(new) if new else None
+        return new
 
     #: Fields of a process that an invariant or the liveness checks read: a
     #: step that changes one of them is visible.

@@ -248,11 +248,14 @@ def _worker(conn, model, fp, frontier: list, me: int, inboxes: list) -> None:
             blocks: dict = {}
             for entry in frontier:
                 blocks.setdefault(entry[0] // CHUNK, []).append(entry)
+            # Let each expanded block go at once: the memory a worker needs is
+            # then about one level's states, not two.
+            frontier = None
             for block in sorted(blocks):
                 n = 0
                 found = []
                 states = {}
-                for _, ph, state in blocks[block]:
+                for _, ph, state in blocks.pop(block):
                     for _label, nxt in successors(state):
                         n += 1
                         h = fp(nxt)
