@@ -3,6 +3,13 @@ one-process explorer with fingerprints, on several worker processes."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from paxos_lit.check.explore import explore
@@ -11,6 +18,8 @@ from paxos_lit.check.mutants import MUTANTS
 from paxos_lit.check.parallel import explore_parallel
 from paxos_lit.synod import Synod
 from tests.test_explore import Grid
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _counts(r):
@@ -90,3 +99,49 @@ def test_parallel_small_blocks_give_the_same_search(monkeypatch, chunk):
         pbad = explore_parallel(PaxosModel(m.model, m.roles, reduce=True), workers=workers)
         assert pbad.violations[:1] == bad.violations[:1]
         assert pbad.counterexample == bad.counterexample
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(d))
+    return out
+
+
+def test_workers_do_not_outlive_a_killed_main_process():
+    """Kill the main process of a long search with SIGKILL (no cleanup can
+    run): its workers notice and exit by themselves, instead of holding
+    their share of the states' memory forever."""
+    code = ("from paxos_lit.check.model import PaxosModel, STANDARD;"
+            "from paxos_lit.check.parallel import explore_parallel;"
+            "explore_parallel(PaxosModel(STANDARD, reduce=True), workers=2)")
+    main = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 60
+        workers = []
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            workers = _children(main.pid)
+        assert len(workers) >= 2, "the search never started its workers"
+        time.sleep(1.0)  # let them get to work
+    finally:
+        main.kill()
+        main.wait()
+    deadline = time.monotonic() + 30
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in workers if os.path.exists(f"/proc/{p}")
+                 and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+    for p in alive:
+        os.kill(p, signal.SIGKILL)  # do not leave them behind if the test fails
+    assert not alive, f"workers {alive} outlived their main process"

@@ -32,7 +32,7 @@ from paxos_lit.commander import Commander
 from paxos_lit.errors import ConfigError
 from paxos_lit.invariants import NAMES, InvariantChecker
 from paxos_lit.leader import Leader
-from paxos_lit.messages import Adopted, P2a, P2b, Preempted, Propose
+from paxos_lit.messages import Adopted, P1a, P2a, P2b, Preempted, Propose
 from paxos_lit.replica import Replica
 from paxos_lit.scout import Scout
 from paxos_lit.types import Ballot, Command, PValue
@@ -378,3 +378,80 @@ def test_reduced_counts_do_not_depend_on_hash_seed():
         assert out.returncode == 0, out.stderr
         outs.add(out.stdout)
     assert len(outs) == 1, outs
+
+
+def _reachable(model, limit):
+    """Up to ``limit`` reachable states of a model, breadth-first."""
+    seen, todo, out = set(), [model.initial_state()], []
+    while todo and len(out) < limit:
+        s = todo.pop(0)
+        k = model.canonical(s)
+        if k in seen:
+            continue
+        seen.add(k)
+        out.append(s)
+        todo.extend(n for _, n in model.successors(s))
+    return out
+
+
+def test_rule_7b_picks_only_refusals_that_the_senders_own_leader_can_lift():
+    """Rule 7b of the persistent sets (PaxosModel._refusal), on the states of
+    a real search: whenever it picks a message, that message is a p1a or p2a
+    below the acceptor's ballot from a live scout or commander, and every
+    ballot that could still lift the acceptor (a p1a in flight to it, or a
+    future scout's) is of that sender's leader. It does pick some."""
+    m = PaxosModel(ModelConfig(leaders=2, commands=1, max_ballot=1), reduce=True)
+    picked = 0
+    for s in _reachable(m, 3000):
+        view = m._view(s)
+        future = m._future_ballots(s, view)
+        for a in m.config.acceptor_ids:
+            pending = [k for k in s.net if k[0] == a and m.deliverable(k)
+                       and not m.dead(k, view)]
+            k = m._refusal(view, a, pending, future)
+            if k is None:
+                continue
+            picked += 1
+            beta = view[a][1][2][view[a][1][1].pos["ballot_num"]]
+            b = k[2][1] if k[1] == "P1a" else k[2][1][0]
+            assert k[1] in ("P1a", "P2a") and b < beta and k[2][0] in view
+            lifts = {y.leader for y in future if y > beta}
+            lifts |= {p[2][1].leader for p in pending if p[1] == "P1a" and p[2][1] > beta}
+            assert lifts <= {b.leader}
+    assert picked > 0
+
+
+def test_rule_7b_refuses_to_pick_when_another_leader_can_lift():
+    """A p2a of l1 below a1's ballot (0,l2) is not picked while a p1a of
+    (1,l2) is on its way to a1 (another leader could lift a1: delivering the
+    p2a before or after it gives replies that move l1 differently), and is
+    picked when only l1's own (1,l1) can lift a1."""
+    m = PaxosModel(ModelConfig(leaders=2, max_ballot=2), reduce=True)
+    acc = Acceptor("a1", None)
+    acc.ballot_num = Ballot(0, "l2")
+    com = Commander("l1.c1", None, "l1", ("a1", "a2", "a3"), ("r1",),
+                    PValue(Ballot(0, "l1"), 1, Command("c1", 1, ("append", "x", "c1.1"))))
+    view = _view_of(acc, com)
+    p2a = ("a1", "P2a", P2a("l1.c1", com.pvalue))
+    assert m._refusal(view, "a1", [p2a], {Ballot(1, "l1")}) == p2a
+    assert m._refusal(view, "a1", [p2a], set()) == p2a
+    lift = ("a1", "P1a", P1a("l2.s2", Ballot(1, "l2")))
+    assert m._refusal(view, "a1", [p2a, lift], {Ballot(1, "l1")}) is None
+    assert m._refusal(view, "a1", [p2a], {Ballot(1, "l1"), Ballot(1, "l2")}) is None
+    # From a commander that has exited: not picked (dead, or another rule's).
+    assert m._refusal(_view_of(acc), "a1", [p2a], {Ballot(1, "l1")}) is None
+
+
+def test_rule_7b_keeps_the_quiescent_states(monkeypatch):
+    """With and without rule 7b (the other persistent-set rules on in both):
+    the same verdict, the same quiescent end states, fewer states with it."""
+    config = ModelConfig(leaders=2, commands=1, max_ballot=1)
+    with_b = check_model(config, reduce=True)
+    ends_b = _quiescent_keys(with_b.model)
+    with monkeypatch.context() as mp:
+        mp.setattr(PaxosModel, "_refusal", lambda self, *a: None)
+        without = check_model(config, reduce=True)
+        ends = _quiescent_keys(without.model)
+    assert with_b.ok and without.ok and with_b.result.complete and without.result.complete
+    assert with_b.result.states < without.result.states
+    assert ends_b == ends and ends

@@ -185,7 +185,7 @@ the full model and replays in the simulator one delivery at a time.
 7. Persistent sets (partial-order reduction, Godefroid 1996), with step
    merging: in a state, explore only a subset of the steps when every path
    that avoids them consists of steps independent of them (deliveries to
-   other processes, which commute with them). Two such subsets
+   other processes, which commute with them). Three such subsets
    (:meth:`PaxosModel._ample`):
    a. one delivery to a *settled* acceptor, whose ballot is at or above
       every ballot a p1a could still bring it (none in flight above it, and
@@ -195,7 +195,20 @@ the full model and replays in the simulator one delivery at a time.
       delivery to it commutes with every other: p2as only add to a set and
       are answered with the ballot, and a refused p1a's pvalues are not
       read (6);
-   b. the merged steps of a *closed* scout or commander, none of whose
+   b. one *refusal*: a p1a or p2a below its acceptor's ballot beta, from
+      a live scout or commander of a leader L, when every ballot that could
+      still lift beta (a p1a in flight to that acceptor, or a future
+      scout's) is L's own (:meth:`PaxosModel._refusal`). It is refused
+      whenever it comes; only its reply's ballot depends on when (beta now,
+      one of L's later ballots y after such a p1a). Either reply makes the
+      sender exit with a Preempted to L, and a Preempted(y) exists only
+      once L is at y, where L ignores it and Preempted(beta) alike. So the
+      paths where it comes later end where the ones where it comes first
+      end, with one ignored (dead, so left out of the key) Preempted in
+      place of another. In the standard configuration this is, say, l1's
+      commander at (0,l1) refused by an acceptor at (0,l2), while only
+      l1's own future scout at (1,l1) could still lift it;
+   c. the merged steps of a *closed* scout or commander, none of whose
       p1a or p2a is still in flight: nothing will ever be sent to it again,
       so nothing outside its own deliveries depends on them.
    Why verdicts are kept: the model's steps cannot cycle (every delivery
@@ -221,22 +234,28 @@ before persistent sets and the last dead-message rules, the third with
 them): 2 leaders, 1 command, 1 ballot round: 177,916 states -> 2,591 ->
 1,099; 1 leader, 3 commands, 1 round: 1,922,087 -> 37,244 -> 4,237; 2
 leaders, 1 command, 2 rounds: more than 1,000,000 (not finished) -> 29,242
--> 10,740; 2 leaders, 2 commands, 1 round: 188,664 with all of them. Every
-mutant of the catalogue is still caught with its invariant, and
-tests/test_reductions.py checks each reduction against the search without
-it. Not reduced, and why: the order of deliveries at an acceptor whose
-ballot can still rise (a p2a before or after a p1a of a higher ballot is
-the race Paxos is about), orders of decisions at a replica (they do not
-always commute: which slots ``propose`` skips depends on it), and whole
-leaders with their children as persistent sets (tried: a replica may still
-propose, or an acceptor still adopt a higher ballot, so they applied too
-rarely to pay for their conditions). The standard configuration (2 leaders,
-3 acceptors, 1 replica, 2 commands, 2 ballot rounds) is still too large to
-explore completely here: with all the reductions, a fingerprint visited set
-and both CPUs (:mod:`paxos_lit.check.parallel`) the search reached 7.8
-million states at depth 23 in 35 minutes with no violation, its levels
-still growing (1.5, 1.8 and about 2.1 million states at depths 21-23, each
-about 1.2x the one before), at about 20 GB of memory.
+-> 10,100 (10,740 before rule 7b); 2 leaders, 2 commands, 1 round: 188,664
+with all of them. Every mutant of the catalogue is still caught with its
+invariant, and tests/test_reductions.py checks each reduction against the
+search without it. Not reduced, and why: the order of deliveries at an
+acceptor whose ballot can still rise (a p2a before or after a p1a of a
+higher ballot is the race Paxos is about), orders of decisions at a replica
+(they do not always commute: which slots ``propose`` skips depends on it),
+whole leaders with their children as persistent sets (tried: a replica may
+still propose, or an acceptor still adopt a higher ballot, so they applied
+too rarely to pay for their conditions), and a stubborn-set closure that
+follows a future scout back to the deliveries that could spawn it (tried: 6
+% fewer states at depth 16 of the standard configuration, for as much time
+spent deciding it). The standard configuration (2 leaders, 3 acceptors, 1
+replica, 2 commands, 2 ballot rounds) is still too large to explore
+completely here: with all the reductions, a fingerprint visited set and
+both CPUs (:mod:`paxos_lit.check.parallel`) the search reached 14.7 million
+states at depth 32 in 67 minutes with no violation, when the workers had
+filled the machine's 24 GB; rule 7b made each level about 4 times smaller
+than before (0.58 million states at depth 22 against 1.8 million), but after
+a first wave that peaks near depth 27 (0.77 million) the levels grow again
+(1.05, 1.49, 2.08 and 2.71 million at depths 29-32), presumably the races
+of the second ballot round.
 """
 
 from __future__ import annotations
@@ -1247,11 +1266,12 @@ class PaxosModel:
 
     def _ample(self, state: MState, view: dict, enabled: list) -> list | None:
         """Reduction 7: a persistent set of steps, or None (then every step
-        is explored). Two rules, tried in this order:
+        is explored). Three rules, tried in this order:
 
         * a *settled* acceptor (its ballot is at or above every ballot a
           p1a could still bring it, see :meth:`_ballot_ceiling`): one
           delivery to it, any one;
+        * a *refusal* (see :meth:`_refusal`): that one delivery;
         * a *closed* scout or commander (none of its p1a or p2a is still in
           flight, so nothing more will ever be sent to it): all of its
           merged steps, if it has any.
@@ -1288,8 +1308,9 @@ class PaxosModel:
         return None
 
     def _refusal(self, view: dict, a: str, pending: list, future: set):
-        """Rule c of :meth:`_ample`: a p1a or p2a to acceptor ``a`` below its
-        ballot beta, from a live scout or commander of leader L, when every
+        """Rule b of :meth:`_ample` (7b in the module docstring): a p1a or
+        p2a to acceptor ``a`` below its ballot beta, from a live scout or
+        commander of leader L, when every
         ballot that could still lift beta (a p1a in flight to ``a``, or a
         future scout's) is L's own. It is refused whenever it is delivered;
         only its reply's ballot (beta now, or such a ballot y of L later)

@@ -25,6 +25,10 @@ run (when ``max_states`` cuts the search, ``transitions`` also counts the
 rest of the block where it stopped). While the main process reads one
 block's results, the other workers are expanding theirs.
 
+A worker checks, whenever it waits, that its main process is still there,
+and exits if not: killing a search (even with SIGKILL) leaves no worker
+holding its share of the states.
+
 The counterexample is rebuilt in the main process as ``explore`` rebuilds
 it, by re-running the model's successors along the chain of fingerprints.
 A model here must give the same fingerprint for one state in every
@@ -37,6 +41,8 @@ must be importable by name.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import queue
 import time
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +53,8 @@ __all__ = ["explore_parallel"]
 
 #: States a worker expands before it reports (a few tenths of a second).
 CHUNK = 2_000
+#: How often (seconds) an idle worker checks that the main process lives.
+POLL_S = 0.5
 
 
 def explore_parallel(
@@ -231,14 +239,36 @@ def _worker(conn, model, fp, frontier: list, me: int, inboxes: list) -> None:
     successors = model.successors
     check = model.check
     inbox = inboxes[me]
+    parent = os.getppid()
+    level = 0  # the level this worker expands next
+    early: list = []  # states for a later level that came in already
     try:
         while True:
-            cmd = conn.recv()
-            if cmd[0] == "exit":
+            cmd = _recv(conn, parent)
+            if cmd is None or cmd[0] == "exit":
                 return
             # Take what the other workers found for this one, in the main
-            # process's order.
-            frontier.extend(inbox.get() for _ in range(cmd[1]))
+            # process's order. With three workers or more, two of them put
+            # into one inbox, and one may already be passing on states of the
+            # next level while the other's of this level are still on their
+            # way: each state comes tagged with its level.
+            wanted, later = cmd[1], []
+            for item in early:
+                if item[0] == level and wanted:
+                    frontier.append(item[1:])
+                    wanted -= 1
+                else:
+                    later.append(item)
+            early = later
+            while wanted:
+                item = _get(inbox, parent)
+                if item is None:
+                    return
+                if item[0] == level:
+                    frontier.append(item[1:])
+                    wanted -= 1
+                else:
+                    early.append(item)
             frontier.sort(key=_first)
             if cmd[0] == "peek":
                 conn.send([fp(n) for _, _, s in frontier for _, n in successors(s)])
@@ -264,7 +294,9 @@ def _worker(conn, model, fp, frontier: list, me: int, inboxes: list) -> None:
                         states[h] = nxt
                         found.append((h, ph, check(nxt) or None))
                 conn.send(("chunk", n, found))
-                reply = conn.recv()
+                reply = _recv(conn, parent)
+                if reply is None:
+                    return
                 if reply[0] == "stop":
                     nxt_level = []
                     break
@@ -272,11 +304,36 @@ def _worker(conn, model, fp, frontier: list, me: int, inboxes: list) -> None:
                     if owner == me:
                         nxt_level.append((seq, h, states[h]))
                     else:
-                        inboxes[owner].put((seq, h, states[h]))
+                        inboxes[owner].put((level + 1, seq, h, states[h]))
             frontier = nxt_level
+            level += 1
     finally:
         for q in inboxes:
             q.cancel_join_thread()
+
+
+def _recv(conn, parent: int):
+    """The main process's next command, or None once the main process has
+    gone (killed, say): a worker must not outlive it. The pipe alone does
+    not tell, since the other workers hold copies of its main end."""
+    while not conn.poll(POLL_S):
+        if os.getppid() != parent:
+            return None
+    try:
+        return conn.recv()
+    except EOFError:
+        return None
+
+
+def _get(inbox, parent: int):
+    """The next state another worker passed on, or None if the main
+    process has gone (see :func:`_recv`)."""
+    while True:
+        try:
+            return inbox.get(timeout=POLL_S)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return None
 
 
 def _first(x):
