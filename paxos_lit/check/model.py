@@ -189,7 +189,7 @@ the full model and replays in the simulator one delivery at a time.
    (:meth:`PaxosModel._ample`):
    a. one delivery to a *settled* acceptor, whose ballot is at or above
       every ballot a p1a could still bring it (none in flight above it, and
-      none from a future scout: :meth:`PaxosModel._ballot_ceiling` bounds
+      none from a future scout: :meth:`PaxosModel._future_ballots` bounds
       their ballots by the rule that a preempted leader scouts at round
       b.round + 1). Such an acceptor's ballot is final, and then every
       delivery to it commutes with every other: p2as only add to a set and
@@ -1269,7 +1269,7 @@ class PaxosModel:
         is explored). Three rules, tried in this order:
 
         * a *settled* acceptor (its ballot is at or above every ballot a
-          p1a could still bring it, see :meth:`_ballot_ceiling`): one
+          p1a could still bring it, see :meth:`_future_ballots`): one
           delivery to it, any one;
         * a *refusal* (see :meth:`_refusal`): that one delivery;
         * a *closed* scout or commander (none of its p1a or p2a is still in
@@ -1283,7 +1283,7 @@ class PaxosModel:
                 mine.setdefault(k[0], []).append(k)
         if mine:
             future = self._future_ballots(state, view)
-            ceiling = max(future) if future else None
+            ceiling = max(future, default=None)  # None: no scout is still to come
             for a in sorted(mine):
                 beta = field_of(view[a][1], "ballot_num")
                 if ceiling is not None and beta < ceiling:
@@ -1308,18 +1308,12 @@ class PaxosModel:
         return None
 
     def _refusal(self, view: dict, a: str, pending: list, future: set):
-        """Rule b of :meth:`_ample` (7b in the module docstring): a p1a or
-        p2a to acceptor ``a`` below its ballot beta, from a live scout or
-        commander of leader L, when every
-        ballot that could still lift beta (a p1a in flight to ``a``, or a
-        future scout's) is L's own. It is refused whenever it is delivered;
-        only its reply's ballot (beta now, or such a ballot y of L later)
-        depends on when. Either reply makes its sender exit with a
-        Preempted to L; Preempted(y) can only exist once L is at y, and L
-        ignores it, and it ignores Preempted(beta) from then on too (beta <
-        y). So delivering it first loses no quiescent state: the paths where
-        it comes after the p1a(y) end where those where it comes first end,
-        with an ignored (dead) Preempted in place of another."""
+        """Rule b of :meth:`_ample`: a p1a or p2a to acceptor ``a`` that it
+        refuses whenever it comes (below its ballot beta, from a live scout
+        or commander of leader L), when every ballot that could still lift
+        beta (a p1a in flight to ``a``, or a future scout's) is L's own; or
+        None. Why delivering it first and alone keeps every quiescent state:
+        reduction 7b in the module docstring."""
         beta = field_of(view[a][1], "ballot_num")
         lifts = {k[2][1].leader for k in pending if k[1] == "P1a" and k[2][1] > beta}
         lifts.update(y.leader for y in future if y > beta)
@@ -1333,12 +1327,6 @@ class PaxosModel:
             if b < beta and lifts <= {b.leader}:
                 return k
         return None
-
-    def _ballot_ceiling(self, state: MState, view: dict):
-        """The highest ballot a scout not yet spawned could ever have (None:
-        no new scout can get a p1a delivered): see :meth:`_future_ballots`."""
-        future = self._future_ballots(state, view)
-        return max(future) if future else None
 
     def _future_ballots(self, state: MState, view: dict) -> set:
         """A superset of the ballots of the scouts not yet spawned that

@@ -241,7 +241,7 @@ def _worker(conn, model, fp, frontier: list, me: int, inboxes: list) -> None:
     inbox = inboxes[me]
     parent = os.getppid()
     level = 0  # the level this worker expands next
-    early: list = []  # states for a later level that came in already
+    early: dict = {}  # level -> states for that later level that came in already
     try:
         while True:
             cmd = _recv(conn, parent)
@@ -252,23 +252,16 @@ def _worker(conn, model, fp, frontier: list, me: int, inboxes: list) -> None:
             # into one inbox, and one may already be passing on states of the
             # next level while the other's of this level are still on their
             # way: each state comes tagged with its level.
-            wanted, later = cmd[1], []
-            for item in early:
-                if item[0] == level and wanted:
-                    frontier.append(item[1:])
-                    wanted -= 1
-                else:
-                    later.append(item)
-            early = later
-            while wanted:
+            taken = early.pop(level, [])
+            while len(taken) < cmd[1]:
                 item = _get(inbox, parent)
                 if item is None:
                     return
                 if item[0] == level:
-                    frontier.append(item[1:])
-                    wanted -= 1
+                    taken.append(item[1:])
                 else:
-                    early.append(item)
+                    early.setdefault(item[0], []).append(item[1:])
+            frontier.extend(taken)
             frontier.sort(key=_first)
             if cmd[0] == "peek":
                 conn.send([fp(n) for _, _, s in frontier for _, n in successors(s)])
