@@ -39,7 +39,7 @@ def test_check_json_no_violation(capsys):
     d = json.loads(out)
     assert KEYS <= set(d)
     assert d["complete"] is True and d["violations"] == [] and d["counterexample"] == []
-    assert d["states"] > 200 and d["transitions"] > d["states"] and d["wall_s"] > 0
+    assert d["states"] > 100 and d["transitions"] > d["states"] and d["wall_s"] > 0
     assert d["reduced"] is True
     assert "replayed" not in d
     assert d["config"]["leaders"] == 1 and d["config"]["acceptors"] == 3

@@ -1,4 +1,4 @@
-"""The model's reductions (paxos_lit.check.model, reductions 4-7: dead
+"""The model's reductions (paxos_lit.check.model, reductions 4-8: dead
 messages, merged invisible steps, acceptor symmetry, persistent sets): they
 visit fewer states and reach the same verdicts as the full search; every
 mutant is still caught with its invariant, and the reduced counterexample
@@ -443,16 +443,52 @@ def test_rule_7b_refuses_to_pick_when_another_leader_can_lift():
     assert m._refusal(_view_of(acc), "a1", [p2a], {Ballot(1, "l1")}) is None
 
 
-def test_rule_7b_keeps_the_quiescent_states(monkeypatch):
-    """With and without rule 7b (the other persistent-set rules on in both):
-    the same verdict, the same quiescent end states, fewer states with it."""
+def _keeps_the_quiescent_states(monkeypatch, method: str):
+    """Search with and without one rule (``method`` of PaxosModel made to
+    return None), the other reductions on in both: the same verdict, the
+    same quiescent end states, and fewer states with the rule."""
     config = ModelConfig(leaders=2, commands=1, max_ballot=1)
-    with_b = check_model(config, reduce=True)
-    ends_b = _quiescent_keys(with_b.model)
+    with_it = check_model(config, reduce=True)
+    ends_with = _quiescent_keys(with_it.model)
     with monkeypatch.context() as mp:
-        mp.setattr(PaxosModel, "_refusal", lambda self, *a: None)
+        mp.setattr(PaxosModel, method, lambda self, *a: None)
         without = check_model(config, reduce=True)
         ends = _quiescent_keys(without.model)
-    assert with_b.ok and without.ok and with_b.result.complete and without.result.complete
-    assert with_b.result.states < without.result.states
-    assert ends_b == ends and ends
+    assert with_it.ok and without.ok and with_it.result.complete and without.result.complete
+    assert with_it.result.states < without.result.states
+    assert ends_with == ends and ends
+
+
+def test_rule_7b_keeps_the_quiescent_states(monkeypatch):
+    """Rule 7b (refusals first) keeps every quiescent state."""
+    _keeps_the_quiescent_states(monkeypatch, "_refusal")
+
+
+def test_last_words_keep_the_quiescent_states(monkeypatch):
+    """Reduction 8 (a scout's or commander's last message delivered with its
+    last step) keeps every quiescent state."""
+    _keeps_the_quiescent_states(monkeypatch, "_last_word")
+
+
+def _verdicts_in_flight(model, state):
+    view = model._view(state)
+    return {k[1] for k in state.net if k[1] in ("Adopted", "Preempted", "Decision")
+            and not model.dead(k, view)}
+
+
+def test_last_words_never_wait_in_the_network():
+    """With one replica, no reachable state of the reduced search has a
+    live Adopted, Preempted or Decision in flight: each was delivered in the
+    step that sent it. With two replicas a commander's last step sends two
+    decisions, so it is not merged, and decisions do wait in flight."""
+    one = PaxosModel(ModelConfig(leaders=2, commands=1, max_ballot=1), reduce=True)
+    states = _reachable(one, 100_000)
+    assert len(states) > 1000
+    assert not any(_verdicts_in_flight(one, s) for s in states)
+    # The steps that did the merging: a child's last delivery, then its message.
+    merged = [lab for s in states[:300] for lab, _ in one.successors(s)
+              if isinstance(lab, tuple) and not isinstance(lab, Step)
+              and lab[-1].mtype in ("Adopted", "Preempted", "Decision")]
+    assert merged and all("." in lab[-2].process for lab in merged)
+    two = PaxosModel(ModelConfig(leaders=1, replicas=2, commands=1, max_ballot=0), reduce=True)
+    assert any("Decision" in _verdicts_in_flight(two, s) for s in _reachable(two, 100_000))

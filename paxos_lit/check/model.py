@@ -146,7 +146,7 @@ Reductions (all sound) and what is not reduced
 3. Requests (and, with ``upfront_proposals``, the first proposals) are
    delivered during setup: a choice of workload, see Bounds.
 
-The three above are always on. Four more apply with ``reduce=True``
+The three above are always on. Five more apply with ``reduce=True``
 (``check_model(..., reduce=True)``; ``paxos-lit check`` uses them unless
 ``--no-reduce``). Each keeps every verdict: a state is left out only when
 one that is kept behaves the same for every invariant, and every step kept
@@ -228,34 +228,48 @@ the full model and replays in the simulator one delivery at a time.
    only (the pmax mutant), keeps it (``PaxosModel.por``). With it, a
    counterexample is shortest among the paths explored, not necessarily
    among all.
+8. Last words, on the same condition as 5: when a scout or commander takes
+   its last step (it exits, having sent exactly one message to a live
+   process: its ``Adopted`` or ``Preempted`` to its leader, or, with one
+   replica, its ``Decision``), that message is delivered at once, in the
+   same merged step (:meth:`PaxosModel._last_word`). Why this keeps every
+   verdict: once the sender has exited, the message is the only trace of
+   that step anyone can see (no spawn, no ghost variable; replies still on
+   their way to the sender are dead, 2), so on any path the step can be
+   moved later, past every step in between, to just before the message is
+   delivered; on a path that ends before that, it can be left out. This
+   needs nothing of the role classes but that they exit, so it also holds
+   for the mutants. With two or more replicas a commander's last step
+   sends several decisions, and it is not merged.
 
 Measured (``check_model`` without and with ``reduce``; the second figure
-before persistent sets and the last dead-message rules, the third with
-them): 2 leaders, 1 command, 1 ballot round: 177,916 states -> 2,591 ->
-1,099; 1 leader, 3 commands, 1 round: 1,922,087 -> 37,244 -> 4,237; 2
-leaders, 1 command, 2 rounds: more than 1,000,000 (not finished) -> 29,242
--> 10,100 (10,740 before rule 7b); 2 leaders, 2 commands, 1 round: 188,664
-with all of them. Every mutant of the catalogue is still caught with its
-invariant, and tests/test_reductions.py checks each reduction against the
-search without it. Not reduced, and why: the order of deliveries at an
-acceptor whose ballot can still rise (a p2a before or after a p1a of a
-higher ballot is the race Paxos is about), orders of decisions at a replica
-(they do not always commute: which slots ``propose`` skips depends on it),
-whole leaders with their children as persistent sets (tried: a replica may
-still propose, or an acceptor still adopt a higher ballot, so they applied
-too rarely to pay for their conditions), and a stubborn-set closure that
-follows a future scout back to the deliveries that could spawn it (tried: 6
-% fewer states at depth 16 of the standard configuration, for as much time
-spent deciding it). The standard configuration (2 leaders, 3 acceptors, 1
-replica, 2 commands, 2 ballot rounds) is still too large to explore
-completely here: with all the reductions, a fingerprint visited set and
-both CPUs (:mod:`paxos_lit.check.parallel`) the search reached 14.7 million
-states at depth 32 in 67 minutes with no violation, when the workers had
-filled the machine's 24 GB; rule 7b made each level about 4 times smaller
-than before (0.58 million states at depth 22 against 1.8 million), but after
-a first wave that peaks near depth 27 (0.77 million) the levels grow again
-(1.05, 1.49, 2.08 and 2.71 million at depths 29-32), presumably the races
-of the second ballot round.
+before persistent sets and the last dead-message rules, the third with them,
+the fourth with rule 8 as well): 2 leaders, 1 command, 1 ballot round:
+177,916 states -> 2,591 -> 1,099 -> 566; 1 leader, 3 commands, 1 round:
+1,922,087 -> 37,244 -> 4,237 -> 1,098; 2 leaders, 1 command, 2 rounds: more
+than 1,000,000 (not finished) -> 29,242 -> 10,100 -> 4,991; 2 leaders, 2
+commands, 1 round: 188,664 -> 42,384 with rule 8. Every mutant of the
+catalogue is still caught with its invariant, and tests/test_reductions.py
+checks each reduction against the search without it. Not reduced, and why:
+the order of deliveries at an acceptor whose ballot can still rise (a p2a
+before or after a p1a of a higher ballot is the race Paxos is about), orders
+of decisions at a replica (they do not always commute: which slots
+``propose`` skips depends on it), whole leaders with their children as
+persistent sets (tried: a replica may still propose, or an acceptor still
+adopt a higher ballot, so they applied too rarely to pay for their
+conditions), and a stubborn-set closure that follows a future scout back to
+the deliveries that could spawn it (tried: 6 % fewer states at depth 16 of
+the standard configuration, for as much time spent deciding it). The
+standard configuration (2 leaders, 3 acceptors, 1 replica, 2 commands, 2
+ballot rounds) is still too large to explore completely here: with all the
+reductions, a fingerprint visited set and both CPUs
+(:mod:`paxos_lit.check.parallel`) the search reached 14.7 million states at
+depth 32 in 67 minutes with no violation, when the workers had filled the
+machine's 24 GB; rule 7b made each level about 4 times smaller than before
+(0.58 million states at depth 22 against 1.8 million), but after a first
+wave that peaks near depth 27 (0.77 million) the levels grow again (1.05,
+1.49, 2.08 and 2.71 million at depths 29-32), presumably the races of the
+second ballot round.
 """
 
 from __future__ import annotations
@@ -765,7 +779,7 @@ class PaxosModel:
         self._order_memo: dict = {}
         if not isinstance(reduce, bool):
             raise ConfigError("reduce", f"must be true or false, got {reduce!r}")
-        #: Reductions 4-7 (see the module docstring): dead messages and
+        #: Reductions 4-8 (see the module docstring): dead messages and
         #: acceptor symmetry always, when asked; merging invisible steps
         #: and persistent sets only on a path with no fault and no timer to
         #: interleave with them.
@@ -1159,7 +1173,7 @@ class PaxosModel:
             ctx.fail("R5", f"{pid} slot_in={proc.slot_in} beyond slot_out+WINDOW="
                            f"{out + self.config.window}")
 
-    # -- reductions (module docstring, 4-7) ---------------------------------------
+    # -- reductions (module docstring, 4-8) ---------------------------------------
     def dead(self, key, view: dict) -> bool:
         """Reduction 4: would delivering this message change nothing, now and
         in every later state? Decided only for the stock role classes, whose
@@ -1260,9 +1274,39 @@ class PaxosModel:
                     if left and (nxt, left) not in tried:
                         tried.add((nxt, left))
                         stack.append((nxt, self._view(nxt), steps, left))
-                elif nxt not in tried:
-                    tried.add(nxt)
-                    yield (steps[0] if len(steps) == 1 else steps), nxt
+                else:
+                    last = self._last_word(st, nxt, pid)
+                    if last is not None:
+                        then = self._deliver(nxt, self._view(nxt), last)
+                        nxt = then._replace(bad=nxt.bad + then.bad) if nxt.bad else then
+                        steps += (Step("deliver", last[0], last[1], last[2]),)
+                    if nxt not in tried:
+                        tried.add(nxt)
+                        yield (steps[0] if len(steps) == 1 else steps), nxt
+
+    def _last_word(self, before: MState, after: MState, pid: str):
+        """Reduction 8: if the step from ``before`` to ``after`` was a
+        scout's or commander's last (it exited, spawned nothing, touched no
+        ghost variable and sent exactly one message, to a live process), that
+        message's key, to be delivered at once; else None. The step's only
+        effect anything else can see is that message, so in any path the
+        step can be postponed until just before the message is delivered
+        (module docstring)."""
+        if ("." not in pid or after.children is not before.children
+                or after.decided is not before.decided or after.chosen is not before.chosen
+                or after.commanders is not before.commanders or after.extra != before.extra
+                or after.timers != before.timers
+                or len(after.procs) != len(before.procs) - 1
+                or any(e[0] == pid for e in after.procs)):
+            return None
+        new = after.net - before.net
+        if len(new) != 1 or any(k[0] != pid for k in before.net - after.net):
+            return None
+        key, = new
+        dst = key[0]
+        if "." in dst or not any(e[0] == dst for e in after.procs):
+            return None
+        return key
 
     def _ample(self, state: MState, view: dict, enabled: list) -> list | None:
         """Reduction 7: a persistent set of steps, or None (then every step
@@ -1651,7 +1695,7 @@ def check_model(config: ModelConfig | None = None, roles: dict | None = None, *,
     ``workers=N`` (N > 1) runs the search on N processes
     (:mod:`paxos_lit.check.parallel`), always with fingerprints.
 
-    ``reduce=True`` applies reductions 4-7 of the module docstring (``paxos-lit
+    ``reduce=True`` applies reductions 4-8 of the module docstring (``paxos-lit
     check`` does, unless ``--no-reduce``); the default explores every state."""
     model = PaxosModel(config, roles, reduce=reduce)
     # States are tuples of tuples; nothing the model builds is cyclic, so the
