@@ -231,24 +231,32 @@ the full model and replays in the simulator one delivery at a time.
 8. Last words, on the same condition as 5: when a scout or commander takes
    its last step (it exits, having sent exactly one message to a live
    process: its ``Adopted`` or ``Preempted`` to its leader, or, with one
-   replica, its ``Decision``), that message is delivered at once, in the
-   same merged step (:meth:`PaxosModel._last_word`). Why this keeps every
-   verdict: once the sender has exited, the message is the only trace of
-   that step anyone can see (no spawn, no ghost variable; replies still on
-   their way to the sender are dead, 2), so on any path the step can be
-   moved later, past every step in between, to just before the message is
-   delivered; on a path that ends before that, it can be left out. This
-   needs nothing of the role classes but that they exit, so it also holds
-   for the mutants. With two or more replicas a commander's last step
-   sends several decisions, and it is not merged.
+   replica, its ``Decision``), that message is delivered in the same step
+   (:meth:`PaxosModel._last_word`), after any subset of the receiver's
+   invisible messages, in any order, as in 5 (a passive leader may take a
+   proposal first). Why this keeps every verdict: once the sender has
+   exited, the message is the only trace of that step anyone can see (no
+   spawn, no ghost variable; replies still on their way to the sender are
+   dead, 2), so on any path the step can be moved later, past every step in
+   between, to just before the message is delivered (a "right mover", in
+   Lipton's terms); on a path that ends before that, it can be left out.
+   This needs nothing of the role classes but that they exit, so it holds
+   for the mutants too. With two or more replicas a commander's last step
+   sends several decisions, and it is not merged. With persistent sets a
+   merged step is dependent on every other delivery to its receiver, so
+   rule 7c (a closed child first) merges a last word only when nothing else
+   can reach that leader first (:meth:`PaxosModel._sole_voice`: no other
+   live child, nothing in flight to it but proposals while it is passive,
+   and the one stock replica has nothing left to propose); otherwise the
+   message waits in flight like any other.
 
 Measured (``check_model`` without and with ``reduce``; the second figure
 before persistent sets and the last dead-message rules, the third with them,
 the fourth with rule 8 as well): 2 leaders, 1 command, 1 ballot round:
-177,916 states -> 2,591 -> 1,099 -> 566; 1 leader, 3 commands, 1 round:
-1,922,087 -> 37,244 -> 4,237 -> 1,098; 2 leaders, 1 command, 2 rounds: more
-than 1,000,000 (not finished) -> 29,242 -> 10,100 -> 4,991; 2 leaders, 2
-commands, 1 round: 188,664 -> 42,384 with rule 8. Every mutant of the
+177,916 states -> 2,591 -> 1,099 -> 692; 1 leader, 3 commands, 1 round:
+1,922,087 -> 37,244 -> 4,237 -> 2,648; 2 leaders, 1 command, 2 rounds: more
+than 1,000,000 (not finished) -> 29,242 -> 10,100 -> 6,272; 2 leaders, 2
+commands, 1 round: 188,664 -> 111,182 with rule 8. Every mutant of the
 catalogue is still caught with its invariant, and tests/test_reductions.py
 checks each reduction against the search without it. Not reduced, and why:
 the order of deliveries at an acceptor whose ballot can still rise (a p2a
@@ -1260,29 +1268,55 @@ class PaxosModel:
         for pid, pending in groups.items():
             yield from self._process_steps(state, view, pid, pending)
 
-    def _process_steps(self, state: MState, view: dict, pid: str, pending: list):
-        """The merged steps of one lazy process (see :meth:`_merged_steps`)."""
+    def _process_steps(self, state: MState, view: dict, pid: str, pending: list,
+                       final=None, chain=True):
+        """The merged steps of one lazy process (see :meth:`_merged_steps`):
+        every order of every subset of its invisible deliveries, then a
+        visible one. With ``final``, that last delivery must be ``final``
+        (a message reduction 8 delivers at once, see :meth:`_last_word`).
+        ``chain``: whether to deliver a last word at once: True, or a test of
+        its destination (rule 7c allows it only for some)."""
         tried = set()
+        if final is not None:
+            pending = list(pending) + [final]
         stack = [(state, view, (), tuple(pending))]
         while stack:
             st, v, path, rest = stack.pop()
             for i, key in enumerate(rest):
                 nxt = self._deliver(st, v, key)
                 steps = path + (Step("deliver", key[0], key[1], key[2]),)
-                if self._invisible(st, nxt, key, pid):
+                if key != final and self._invisible(st, nxt, key, pid):
                     left = rest[:i] + rest[i + 1:]
                     if left and (nxt, left) not in tried:
                         tried.add((nxt, left))
                         stack.append((nxt, self._view(nxt), steps, left))
+                elif final is not None and key != final:
+                    continue  # another visible delivery: a step of its own
                 else:
-                    last = self._last_word(st, nxt, pid)
-                    if last is not None:
-                        then = self._deliver(nxt, self._view(nxt), last)
-                        nxt = then._replace(bad=nxt.bad + then.bad) if nxt.bad else then
-                        steps += (Step("deliver", last[0], last[1], last[2]),)
-                    if nxt not in tried:
-                        tried.add(nxt)
-                        yield (steps[0] if len(steps) == 1 else steps), nxt
+                    last = None if final is not None or chain is False else \
+                        self._last_word(st, nxt, pid)
+                    if last is not None and chain is not True and not chain(last[0]):
+                        last = None
+                    if last is None:
+                        if nxt not in tried:
+                            tried.add(nxt)
+                            yield (steps[0] if len(steps) == 1 else steps), nxt
+                        continue
+                    # Reduction 8: the last word is heard at once, after any
+                    # invisible deliveries its receiver may take first.
+                    nv = self._view(nxt)
+                    dst = last[0]
+                    mine = sorted((k for k in nxt.net if k[0] == dst and k != last
+                                   and not self.dead(k, nv)),
+                                  key=self._order) if self._lazy_dst(dst) else []
+                    for more, fin in self._process_steps(nxt, nv, dst, mine, final=last):
+                        if nxt.bad:
+                            fin = fin._replace(bad=nxt.bad + fin.bad)
+                        if fin not in tried:
+                            tried.add(fin)
+                            more = more if isinstance(more, tuple) and not isinstance(
+                                more, Step) else (more,)
+                            yield steps + more, fin
 
     def _last_word(self, before: MState, after: MState, pid: str):
         """Reduction 8: if the step from ``before`` to ``after`` was a
@@ -1346,10 +1380,40 @@ class PaxosModel:
             if "." in k[0] and k[0] not in asking:
                 closed.setdefault(k[0], []).append(k)
         for pid in sorted(closed):
-            steps = list(self._process_steps(state, view, pid, closed[pid]))
+            # Reduction 8 only where nothing else can reach the leader first.
+            lead = pid[:pid.index(".")]
+            chain = self._sole_voice(state, view, pid) and (lambda dst, lead=lead: dst == lead)
+            steps = list(self._process_steps(state, view, pid, closed[pid], chain=chain))
             if steps and not (self.naive and any(self.scouting(n) for _, n in steps)):
                 return steps
         return None
+
+    def _sole_voice(self, state: MState, view: dict, pid: str) -> bool:
+        """Rule 7c with reduction 8: may the closed child ``pid`` have its
+        last word delivered to its leader L at once, in a step explored
+        alone? Only when nothing else can reach L first: L has no other
+        live child (only children and replicas send to a leader), no message
+        in flight to L but proposals while it is passive (a stock leader
+        only records those, unseen), and the one stock replica has nothing
+        left to propose (with one replica no slot ever gets two commands,
+        so it never re-proposes a displaced command)."""
+        lead = pid[:pid.index(".")]
+        prefix = lead + "."
+        for e in state.procs:
+            if e[0].startswith(prefix) and e[0] != pid:
+                return False
+        entry = view[lead][1]
+        if entry[1].cls is not Leader:
+            return False
+        passive = not field_of(entry, "active")
+        for k in state.net:
+            if k[0] == lead and not (passive and k[1] == "Propose") and not self.dead(k, view):
+                return False
+        reps = self.config.replica_ids
+        if len(reps) != 1 or self.roles["replica"] is not Replica:
+            return False
+        rep = view.get(reps[0])
+        return rep is not None and not field_of(rep[1], "requests")
 
     def _refusal(self, view: dict, a: str, pending: list, future: set):
         """Rule b of :meth:`_ample`: a p1a or p2a to acceptor ``a`` that it
