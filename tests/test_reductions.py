@@ -506,3 +506,33 @@ def test_last_words_are_heard_in_the_step_that_says_them():
     assert merged > 0 and first > 0
     two = PaxosModel(ModelConfig(leaders=1, replicas=2, commands=1, max_ballot=0), reduce=True)
     assert any("Decision" in _verdicts_in_flight(two, s) for s in _reachable(two, 100_000))
+
+
+def test_rule_7c_merges_a_last_word_only_when_nothing_else_can_reach_the_leader():
+    """Rule 7c with reduction 8 (PaxosModel._sole_voice), on the states of a
+    real search: whenever it lets a closed child's last word be heard at
+    once, that child is its leader's only live child, nothing but proposals
+    to a passive leader is in flight to the leader, and the replica has
+    nothing left to propose; it says yes in some states and no in others."""
+    m = PaxosModel(ModelConfig(max_ballot=0), reduce=True)  # two commanders a leader
+    said = set()
+    for s in _reachable(m, 3_000):
+        view = m._view(s)
+        for pid in sorted({k[0] for k in s.net if "." in k[0]}):
+            lead = pid.split(".")[0]
+            ok = m._sole_voice(s, view, pid)
+            said.add(ok)
+            if not ok:
+                continue
+            assert [e[0] for e in s.procs if e[0].startswith(lead + ".")] == [pid]
+            passive = not field_of(view[lead][1], "active")
+            assert all(k[1] == "Propose" and passive for k in s.net
+                       if k[0] == lead and not m.dead(k, view))
+            assert not field_of(view["r1"][1], "requests")
+    assert said == {True, False}
+    # A replica of one's own might propose at any time: never.
+    mine = PaxosModel(ModelConfig(leaders=2, commands=1, max_ballot=1),
+                      {"replica": type("MyReplica", (Replica,), {})}, reduce=True)
+    s = next(s for s in _reachable(mine, 3_000) if any("." in k[0] for k in s.net))
+    view = mine._view(s)
+    assert not any(mine._sole_voice(s, view, k[0]) for k in s.net if "." in k[0])
