@@ -30,9 +30,11 @@ from ..errors import ConfigError
 
 #: The default bound on distinct states. Even reduced, the standard
 #: configuration has tens of millions of states (14.7 million explored in 67
-#: minutes on 2 CPUs, to depth 32, levels still growing, memory full; see
-#: ``paxos_lit.check.model``), so without a bound the search would run for
-#: hours; with it (about a minute on 2 CPUs) it reports ``complete: false``.
+#: minutes on 2 CPUs, to depth 32, levels still growing, memory full; with
+#: reduction 8, 5.7 million in 25 minutes and a second wave of levels still
+#: growing; see ``paxos_lit.check.model``), so without a bound the search
+#: would run for hours; with it (about a minute on 2 CPUs) it reports
+#: ``complete: false``.
 #: ``--max-states 0`` removes the bound.
 DEFAULT_MAX_STATES = 250_000
 #: The default number of worker processes is one per CPU, up to this.
