@@ -536,3 +536,39 @@ def test_rule_7c_merges_a_last_word_only_when_nothing_else_can_reach_the_leader(
     s = next(s for s in _reachable(mine, 3_000) if any("." in k[0] for k in s.net))
     view = mine._view(s)
     assert not any(mine._sole_voice(s, view, k[0]) for k in s.net if "." in k[0])
+
+
+def test_rule_7d_keeps_the_quiescent_states(monkeypatch):
+    """Rule 7d (a decision to a finished replica first) keeps every
+    quiescent state."""
+    _keeps_the_quiescent_states(monkeypatch, "_finished")
+
+
+def test_rule_7d_only_for_a_finished_stock_replica():
+    """Rule 7d picks a decision only for the one stock replica with nothing
+    left to propose, and never with a replica or a leader of one's own, or
+    with two replicas."""
+    m = PaxosModel(ModelConfig(max_ballot=0), reduce=True)
+    picked = 0
+    for s in _reachable(m, 3_000):
+        view = m._view(s)
+        enabled = sorted((k for k in s.net if not m.dead(k, view)), key=m._order)
+        k = m._finished(view, enabled)
+        if k is not None:
+            picked += 1
+            assert k[:2] == ("r1", "Decision") and not field_of(view["r1"][1], "requests")
+    assert picked
+
+    class MyReplica(Replica):
+        pass
+
+    class MyLeader(Leader):
+        pass
+
+    for roles, cfg in (({"replica": MyReplica}, ModelConfig(max_ballot=0)),
+                       ({"leader": MyLeader}, ModelConfig(max_ballot=0)),
+                       ({}, ModelConfig(leaders=1, replicas=2, max_ballot=0))):
+        other = PaxosModel(cfg, roles, reduce=True)
+        for s in _reachable(other, 1_000):
+            view = other._view(s)
+            assert other._finished(view, sorted(s.net, key=other._order)) is None

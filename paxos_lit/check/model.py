@@ -185,7 +185,7 @@ the full model and replays in the simulator one delivery at a time.
 7. Persistent sets (partial-order reduction, Godefroid 1996), with step
    merging: in a state, explore only a subset of the steps when every path
    that avoids them consists of steps independent of them (deliveries to
-   other processes, which commute with them). Three such subsets
+   other processes, which commute with them). Four such subsets
    (:meth:`PaxosModel._ample`):
    a. one delivery to a *settled* acceptor, whose ballot is at or above
       every ballot a p1a could still bring it (none in flight above it, and
@@ -210,7 +210,12 @@ the full model and replays in the simulator one delivery at a time.
       l1's own future scout at (1,l1) could still lift it;
    c. the merged steps of a *closed* scout or commander, none of whose
       p1a or p2a is still in flight: nothing will ever be sent to it again,
-      so nothing outside its own deliveries depends on them.
+      so nothing outside its own deliveries depends on them;
+   d. one decision to a *finished* replica: the only replica, stock (as
+      every leader), with nothing left to propose. With one replica no
+      slot ever gets two commands, so it never re-queues a displaced
+      command and never proposes again, and its decisions commute with
+      each other and with every other step (:meth:`PaxosModel._finished`).
    Why verdicts are kept: the model's steps cannot cycle (every delivery
    consumes a message; a reply is smaller than its request, and spawns,
    exits, ballots and slots only grow), so persistent sets reach every
@@ -252,39 +257,40 @@ the full model and replays in the simulator one delivery at a time.
 
 Measured (``check_model`` without and with ``reduce``; the second figure
 before persistent sets and the last dead-message rules, the third with them,
-the fourth with rule 8 as well): 2 leaders, 1 command, 1 ballot round:
-177,916 states -> 2,591 -> 1,099 -> 692; 1 leader, 3 commands, 1 round:
-1,922,087 -> 37,244 -> 4,237 -> 2,648; 2 leaders, 1 command, 2 rounds: more
-than 1,000,000 (not finished) -> 29,242 -> 10,100 -> 6,272; 2 leaders, 2
-commands, 1 round: 188,664 -> 111,182 with rule 8. Every mutant of the
-catalogue is still caught with its invariant, and tests/test_reductions.py
-checks each reduction against the search without it. Not reduced, and why:
-the order of deliveries at an acceptor whose ballot can still rise (a p2a
-before or after a p1a of a higher ballot is the race Paxos is about), orders
-of decisions at a replica (they do not always commute: which slots
-``propose`` skips depends on it), whole leaders with their children as
-persistent sets (tried: a replica may still propose, or an acceptor still
-adopt a higher ballot, so they applied too rarely to pay for their
-conditions), and a stubborn-set closure that follows a future scout back to
-the deliveries that could spawn it (tried: 6 % fewer states at depth 16 of
-the standard configuration, for as much time spent deciding it). The
-standard configuration (2 leaders, 3 acceptors, 1 replica, 2 commands, 2
-ballot rounds) is still too large to explore completely here: with all the
-reductions, a fingerprint visited set and both CPUs
-(:mod:`paxos_lit.check.parallel`) the search reached 14.7 million states at
-depth 32 in 67 minutes with no violation, when the workers had filled the
-machine's 24 GB; rule 7b made each level about 4 times smaller than before
-(0.58 million states at depth 22 against 1.8 million), but after a first
-wave that peaks near depth 27 (0.77 million) the levels grow again (1.05,
-1.49, 2.08 and 2.71 million at depths 29-32), presumably the races of the
-second ballot round. Rule 8 came after that run. With it, the whole search
-(``paxos-lit check --json --max-states 0``, 2 CPUs) was stopped after 5.7
-million states at depth 26 in 25 minutes, no violation, when a second wave
-was growing again (new states per level, in millions, about: 0.29, 0.36, 0.43,
-0.46, 0.48, 0.51, 0.59, 0.78 and 1.06 at depths 18-26) and its workers held
-4.5 GB each; at that rate the next levels would not fit in this machine's
-memory either. Its steps are longer (a child's last delivery and its
-verdict's are one step), so its depths are not comparable with the run
+the fourth with rule 8 as well, the fifth with rule 7d too): 2 leaders, 1
+command, 1 ballot round: 177,916 states -> 2,591 -> 1,099 -> 692 -> 616; 1
+leader, 3 commands, 1 round: 1,922,087 -> 37,244 -> 4,237 -> 2,648 -> 1,433;
+2 leaders, 1 command, 2 rounds: more than 1,000,000 (not finished) -> 29,242
+-> 10,100 -> 6,272 -> 5,686; 2 leaders, 2 commands, 1 round: 188,664 (all
+rules but 8 and 7d) -> 111,182 -> 74,549. Every mutant of the catalogue is
+still caught with its invariant, and tests/test_reductions.py checks each
+reduction against the search without it. Not reduced, and why: the order of
+deliveries at an acceptor whose ballot can still rise (a p2a before or after
+a p1a of a higher ballot is the race Paxos is about), orders of decisions at
+a replica that may still propose (they do not always commute: which slots
+``propose`` skips depends on it; rule 7d covers the replica that cannot),
+whole leaders with their children as persistent sets (tried: a replica may
+still propose, or an acceptor still adopt a higher ballot, so they applied
+too rarely to pay for their conditions), and a stubborn-set closure that
+follows a future scout back to the deliveries that could spawn it (tried: 6
+% fewer states at depth 16 of the standard configuration, for as much time
+spent deciding it). The standard configuration (2 leaders, 3 acceptors, 1
+replica, 2 commands, 2 ballot rounds) is still too large to explore
+completely here: with all the reductions, a fingerprint visited set and both
+CPUs (:mod:`paxos_lit.check.parallel`) the search reached 14.7 million
+states at depth 32 in 67 minutes with no violation, when the workers had
+filled the machine's 24 GB; rule 7b made each level about 4 times smaller
+than before (0.58 million states at depth 22 against 1.8 million), but after
+a first wave that peaks near depth 27 (0.77 million) the levels grow again
+(1.05, 1.49, 2.08 and 2.71 million at depths 29-32), presumably the races of
+the second ballot round. Rule 8 came after that run. With it, the whole
+search (``paxos-lit check --json --max-states 0``, 2 CPUs) was stopped after
+5.7 million states at depth 26 in 25 minutes, no violation, when a second
+wave was growing again (new states per level, in millions, about: 0.29,
+0.36, 0.43, 0.46, 0.48, 0.51, 0.59, 0.78 and 1.06 at depths 18-26) and its
+workers held 4.5 GB each; at that rate the next levels would not fit in this
+machine's memory either. Its steps are longer (a child's last delivery and
+its verdict's are one step), so its depths are not comparable with the run
 above.
 """
 
@@ -1352,8 +1358,10 @@ class PaxosModel:
 
     def _ample(self, state: MState, view: dict, enabled: list) -> list | None:
         """Reduction 7: a persistent set of steps, or None (then every step
-        is explored). Three rules, tried in this order:
+        is explored). Four rules, tried in this order:
 
+        * a decision to a *finished* replica (rule d, see
+          :meth:`_finished`; the cheapest to decide): that one delivery;
         * a *settled* acceptor (its ballot is at or above every ballot a
           p1a could still bring it, see :meth:`_future_ballots`): one
           delivery to it, any one;
@@ -1362,6 +1370,9 @@ class PaxosModel:
           flight, so nothing more will ever be sent to it): all of its
           merged steps, if it has any.
         """
+        k = self._finished(view, enabled)
+        if k is not None:
+            return [(Step("deliver", k[0], k[1], k[2]), self._deliver(state, view, k))]
         accs = self._acceptor_set
         mine: dict = {}
         for k in enabled:
@@ -1394,6 +1405,32 @@ class PaxosModel:
             steps = list(self._process_steps(state, view, pid, closed[pid], chain=chain))
             if steps and not (self.naive and any(self.scouting(n) for _, n in steps)):
                 return steps
+        return None
+
+    def _finished(self, view: dict, enabled: list):
+        """Rule 7d of :meth:`_ample`: a decision in flight to a *finished*
+        replica, or None. The replica is the only one, it and every leader
+        run the stock classes, and it has nothing left to propose. Then no
+        slot ever gets two commands (every command for slot s comes from
+        its one proposal for s, through leaders, commanders and acceptors),
+        so it never re-queues a displaced command and never proposes again:
+        a decision changes only the replica and the ghost ``decided`` and
+        sends nothing anyone keeps, and two decisions lead, in either order,
+        to the same replica (decisions, slot_out, state) with the same
+        verdicts (R1: one command a slot; Chosen: a majority that accepted
+        stays so). So one decision commutes with every other step and may
+        go first, alone."""
+        reps = self.config.replica_ids
+        if (len(reps) != 1 or self.roles["replica"] is not Replica
+                or self.roles["leader"] is not Leader):
+            return None
+        r = reps[0]
+        v = view.get(r)
+        if v is None or field_of(v[1], "requests"):
+            return None
+        for k in enabled:
+            if k[0] == r and k[1] == "Decision":
+                return k
         return None
 
     def _sole_voice(self, state: MState, view: dict, pid: str) -> bool:
