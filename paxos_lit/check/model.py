@@ -291,7 +291,10 @@ wave was growing again (new states per level, in millions, about: 0.29,
 workers held 4.5 GB each; at that rate the next levels would not fit in this
 machine's memory either. Its steps are longer (a child's last delivery and
 its verdict's are one step), so its depths are not comparable with the run
-above.
+above. Rule 7d makes those levels about a quarter smaller: bounded at 2
+million states, the search reached depth 22 in 494 s, with about 0.31, 0.33
+and 0.35 million new states at depths 19-21 against 0.36, 0.43 and 0.46
+million without it.
 """
 
 from __future__ import annotations
