@@ -1289,13 +1289,13 @@ class PaxosModel:
             yield from self._process_steps(state, view, pid, pending)
 
     def _process_steps(self, state: MState, view: dict, pid: str, pending: list,
-                       final=None, chain=True):
+                       final=None, heard=None):
         """The merged steps of one lazy process (see :meth:`_merged_steps`):
         every order of every subset of its invisible deliveries, then a
         visible one. With ``final``, that last delivery must be ``final``
         (a message reduction 8 delivers at once, see :meth:`_last_word`).
-        ``chain``: whether to deliver a last word at once: True, or a test of
-        its destination (rule 7c allows it only for some)."""
+        ``heard``: the receivers whose last words are delivered at once
+        (None: all of them; rule 7c allows it only for some)."""
         tried = set()
         if final is not None:
             pending = list(pending) + [final]
@@ -1313,9 +1313,8 @@ class PaxosModel:
                 elif final is not None and key != final:
                     continue  # another visible delivery: a step of its own
                 else:
-                    last = None if final is not None or chain is False else \
-                        self._last_word(st, nxt, pid)
-                    if last is not None and chain is not True and not chain(last[0]):
+                    last = None if final is not None else self._last_word(st, nxt, pid)
+                    if last is not None and heard is not None and last[0] not in heard:
                         last = None
                     if last is None:
                         if nxt not in tried:
@@ -1407,8 +1406,8 @@ class PaxosModel:
         for pid in sorted(closed):
             # Reduction 8 only where nothing else can reach the leader first.
             lead = pid[:pid.index(".")]
-            chain = self._sole_voice(state, view, pid) and (lambda dst, lead=lead: dst == lead)
-            steps = list(self._process_steps(state, view, pid, closed[pid], chain=chain))
+            heard = (lead,) if self._sole_voice(state, view, pid) else ()
+            steps = list(self._process_steps(state, view, pid, closed[pid], heard=heard))
             if steps and not (self.naive and any(self.scouting(n) for _, n in steps)):
                 return steps
         return None
@@ -1426,18 +1425,22 @@ class PaxosModel:
         verdicts (R1: one command a slot; Chosen: a majority that accepted
         stays so). So one decision commutes with every other step and may
         go first, alone."""
-        reps = self.config.replica_ids
-        if (len(reps) != 1 or self.roles["replica"] is not Replica
-                or self.roles["leader"] is not Leader):
-            return None
-        r = reps[0]
-        v = view.get(r)
-        if v is None or field_of(v[1], "requests"):
+        r = self._done_replica(view)
+        if r is None or self.roles["leader"] is not Leader:
             return None
         for k in enabled:
             if k[0] == r and k[1] == "Decision":
                 return k
         return None
+
+    def _done_replica(self, view: dict):
+        """The id of the one replica, if it runs the stock class and has
+        nothing left to propose (rules 7c and 7d rest on it); else None."""
+        reps = self.config.replica_ids
+        if len(reps) != 1 or self.roles["replica"] is not Replica:
+            return None
+        v = view.get(reps[0])
+        return reps[0] if v is not None and not field_of(v[1], "requests") else None
 
     def _sole_voice(self, state: MState, view: dict, pid: str) -> bool:
         """Rule 7c with reduction 8: may the closed child ``pid`` have its
@@ -1460,11 +1463,7 @@ class PaxosModel:
         for k in state.net:
             if k[0] == lead and not (passive and k[1] == "Propose") and not self.dead(k, view):
                 return False
-        reps = self.config.replica_ids
-        if len(reps) != 1 or self.roles["replica"] is not Replica:
-            return False
-        rep = view.get(reps[0])
-        return rep is not None and not field_of(rep[1], "requests")
+        return self._done_replica(view) is not None
 
     def _refusal(self, view: dict, a: str, pending: list, future: set):
         """Rule b of :meth:`_ample`: a p1a or p2a to acceptor ``a`` that it
