@@ -170,7 +170,7 @@ def test_counterexample_does_not_depend_on_hash_seed():
         assert out.returncode == 1, out.stderr
         outs.add(json.dumps(json.loads(out.stdout)["counterexample"]))
     assert len(outs) == 1
-    # The command line reduces the search (model reductions 4-8); in this
+    # The command line reduces the search (model reductions 4-9); in this
     # process it finds the very same steps.
     m = MUTANTS["leader_passive_on_any_preemption"]
     mine = [s.to_json() for s in check_model(m.model, m.roles, reduce=True).steps]

@@ -1,5 +1,6 @@
-"""The model's reductions (paxos_lit.check.model, reductions 4-8: dead
-messages, merged invisible steps, acceptor symmetry, persistent sets): they
+"""The model's reductions (paxos_lit.check.model, reductions 4-9: dead
+messages, merged invisible steps, acceptor symmetry, persistent sets, last
+words, blind values): they
 visit fewer states and reach the same verdicts as the full search; every
 mutant is still caught with its invariant, and the reduced counterexample
 replays in the simulator delivery by delivery; symmetric states share one key
@@ -215,9 +216,9 @@ def test_persistent_sets_keep_the_verdict_and_visit_fewer_states(config, monkeyp
     assert ends_por == ends_plain and ends_por
 
 
-def _quiescent_keys(model):
-    """Keys of every reachable quiescent state of a model (its own search)."""
-    seen, todo, ends = set(), [model.initial_state()], set()
+def _quiescent_states(model):
+    """Every reachable quiescent state of a model (its own search)."""
+    seen, todo, ends = set(), [model.initial_state()], []
     while todo:
         s = todo.pop()
         k = model.canonical(s)
@@ -225,9 +226,14 @@ def _quiescent_keys(model):
             continue
         seen.add(k)
         if model.quiescent(s):
-            ends.add(k)
+            ends.append(s)
         todo.extend(n for _, n in model.successors(s))
     return ends
+
+
+def _quiescent_keys(model):
+    """Keys of every reachable quiescent state of a model (its own search)."""
+    return {model.canonical(s) for s in _quiescent_states(model)}
 
 
 def test_persistent_sets_only_for_roles_whose_behaviour_they_assume():
@@ -572,3 +578,89 @@ def test_rule_7d_only_for_a_finished_stock_replica():
         for s in _reachable(other, 1_000):
             view = other._view(s)
             assert other._finished(view, sorted(s.net, key=other._order)) is None
+
+
+@pytest.mark.parametrize("config", [
+    ModelConfig(leaders=2, commands=1, max_ballot=1),
+    ModelConfig(leaders=1, commands=3, max_ballot=0),
+], ids=["2l-1c-2r", "1l-3c-1r"])
+def test_blind_values_keep_the_quiescent_states(config, monkeypatch):
+    """Reduction 9 (blind values): with and without it, the same verdict,
+    fewer states with it, and the same quiescent end states: every end
+    state of the search without it has the key (with it) of an end state
+    the search with it finds, and the other way round."""
+    with_it = check_model(config, reduce=True)
+    assert with_it.model.stock
+    ends_with = {with_it.model.canonical(s) for s in _quiescent_states(with_it.model)}
+    with monkeypatch.context() as mp:
+        mp.setattr(PaxosModel, "_blind", lambda self, view: False)
+        without = check_model(config, reduce=True)
+        ends = _quiescent_states(without.model)
+    assert with_it.ok and without.ok and with_it.result.complete and without.result.complete
+    assert with_it.result.states < without.result.states
+    assert {with_it.model.canonical(s) for s in ends} == ends_with and ends_with
+
+
+def _with_accepted(state, acceptor: str, pv: PValue):
+    """The state with one more pvalue in an acceptor's ``accepted``."""
+    procs = []
+    for e in state.procs:
+        if e[0] == acceptor:
+            i = e[1].pos["accepted"]
+            vals = e[2]
+            e = (e[0], e[1], vals[:i] + (type(vals[i])(vals[i] | {pv}),) + vals[i + 1:])
+        procs.append(e)
+    return state._replace(procs=tuple(procs))
+
+
+def test_blind_keys_leave_out_pvalues_only_once_every_live_leader_holds_every_slot():
+    """On the states of a real search: where every leader that is not
+    retired holds a proposal for every slot the finished replica proposed,
+    the key does not change when an acceptor's accepted pvalues do; where
+    one does not (it could still learn a slot from the pvalues), it does.
+    Both kinds of states occur."""
+    m = PaxosModel(ModelConfig(leaders=2, commands=2, max_ballot=0), reduce=True)
+    extra = PValue(Ballot(0, "l1"), 1, Command("c1", 1, ("append", "x", "c1.1")))
+    blind = seeing = 0
+    for s in _reachable(m, 4_000):
+        view = m._view(s)
+        rep = view["r1"][1]
+        slots = {sl for sl, _ in field_of(rep, "proposals")} | {
+            sl for sl, _ in field_of(rep, "decisions")}
+        holding = all(m.retired(view[lid][1])
+                      or slots <= {sl for sl, _ in field_of(view[lid][1], "proposals")}
+                      for lid in ("l1", "l2"))
+        expected = holding and not field_of(rep, "requests")
+        assert m._blind(view) == expected
+        if extra in field_of(view["a1"][1], "accepted"):
+            continue
+        same = m.canonical(_with_accepted(s, "a1", extra)) == m.canonical(s)
+        assert same == expected
+        blind += expected
+        seeing += not expected
+    assert blind and seeing
+
+
+def test_blind_values_only_for_the_stock_roles_and_one_replica():
+    """Reduction 9 rests on every role being the stock one, on one replica
+    and on no fault or timer: otherwise the key keeps every pvalue."""
+    class MyReplica(Replica):
+        pass
+
+    class MyLeader(Leader):
+        pass
+
+    class MyAcceptor(Acceptor):
+        pass
+
+    cfg = ModelConfig(leaders=2, commands=1, max_ballot=0)
+    assert PaxosModel(cfg, reduce=True).stock
+    for roles, c in (({"replica": MyReplica}, cfg), ({"leader": MyLeader}, cfg),
+                     ({"acceptor": MyAcceptor}, cfg),
+                     ({}, ModelConfig(leaders=2, commands=1, replicas=2, max_ballot=0)),
+                     ({}, ModelConfig(leaders=2, commands=1, max_ballot=0, crashes=1)),
+                     ({}, ModelConfig(leaders=2, commands=1, max_ballot=0, dups=1))):
+        other = PaxosModel(c, roles, reduce=True)
+        assert not other.stock
+        assert not any(other._blind(other._view(s)) for s in _reachable(other, 500))
+    assert not PaxosModel(cfg).stock  # and never without reduce

@@ -146,7 +146,7 @@ Reductions (all sound) and what is not reduced
 3. Requests (and, with ``upfront_proposals``, the first proposals) are
    delivered during setup: a choice of workload, see Bounds.
 
-The three above are always on. Five more apply with ``reduce=True``
+The three above are always on. Six more apply with ``reduce=True``
 (``check_model(..., reduce=True)``; ``paxos-lit check`` uses them unless
 ``--no-reduce``). Each keeps every verdict: a state is left out only when
 one that is kept behaves the same for every invariant, and every step kept
@@ -254,50 +254,75 @@ the full model and replays in the simulator one delivery at a time.
    live child, nothing in flight to it but proposals while it is passive,
    and the one stock replica has nothing left to propose); otherwise the
    message waits in flight like any other.
+9. Blind values: once the one replica has proposed every command and every
+   leader that can still be adopted (one not retired) holds a proposal for
+   every slot the replica proposed, the key leaves out every pvalue: the
+   acceptors' ``accepted``, the scouts' ``pvalues``, those carried by p1bs
+   and ``Adopted``, and the ghost ``chosen`` (:meth:`PaxosModel._blind`).
+   Why this keeps every verdict: with one replica no slot ever gets two
+   commands (every command for slot s comes from the replica's one
+   proposal for s, copied by leaders, commanders and acceptors; see rule
+   7d), so a leader's ``pmax`` of any pvalues only gives it commands it
+   already holds. A stock leader reads pvalues nowhere else, and a stock
+   scout and acceptor only pass them on; so two states that differ only in
+   pvalues do the same things from then on. No verdict reads them either:
+   A4, A5, C2 and R1 compare two commands for one slot; ``Chosen`` fails
+   only if a commander decides without a majority that accepted at its
+   ballot, and the stock commander and acceptor never do (a p2b at the
+   commander's ballot comes from an acceptor that has just accepted its
+   pvalue, and acceptors keep what they accept); A2 and A3 are about one
+   acceptor's own step, checked on the state explored. It needs every role
+   to be the stock one (a mutant's leader may read pvalues its own way, a
+   mutant's acceptor may drop them) and no fault or timer
+   (``PaxosModel.stock``). This is the race the second ballot round adds
+   most of: a p2a of the retired leader's ballot reaching an acceptor
+   before or after the p1a of the round-1 ballot changes that acceptor's
+   ``accepted`` and nothing else anyone will read.
 
 Measured (``check_model`` without and with ``reduce``; the second figure
 before persistent sets and the last dead-message rules, the third with them,
-the fourth with rule 8 as well, the fifth with rule 7d too): 2 leaders, 1
-command, 1 ballot round: 177,916 states -> 2,591 -> 1,099 -> 692 -> 616; 1
-leader, 3 commands, 1 round: 1,922,087 -> 37,244 -> 4,237 -> 2,648 -> 1,433;
-2 leaders, 1 command, 2 rounds: more than 1,000,000 (not finished) -> 29,242
--> 10,100 -> 6,272 -> 5,686; 2 leaders, 2 commands, 1 round: 188,664 (all
-rules but 8 and 7d) -> 111,182 -> 74,549. Every mutant of the catalogue is
-still caught with its invariant, and tests/test_reductions.py checks each
-reduction against the search without it. Not reduced, and why: the order of
-deliveries at an acceptor whose ballot can still rise (a p2a before or after
-a p1a of a higher ballot is the race Paxos is about), orders of decisions at
-a replica that may still propose (they do not always commute: which slots
-``propose`` skips depends on it; rule 7d covers the replica that cannot),
-whole leaders with their children as persistent sets (tried: a replica may
-still propose, or an acceptor still adopt a higher ballot, so they applied
-too rarely to pay for their conditions), and a stubborn-set closure that
-follows a future scout back to the deliveries that could spawn it (tried: 6
-% fewer states at depth 16 of the standard configuration, for as much time
-spent deciding it). The standard configuration (2 leaders, 3 acceptors, 1
-replica, 2 commands, 2 ballot rounds) is still too large to explore
-completely here: with all the reductions, a fingerprint visited set and both
-CPUs (:mod:`paxos_lit.check.parallel`) the search reached 14.7 million
-states at depth 32 in 67 minutes with no violation, when the workers had
-filled the machine's 24 GB; rule 7b made each level about 4 times smaller
-than before (0.58 million states at depth 22 against 1.8 million), but after
-a first wave that peaks near depth 27 (0.77 million) the levels grow again
-(1.05, 1.49, 2.08 and 2.71 million at depths 29-32), presumably the races of
-the second ballot round. Rule 8 came after that run. With it, the whole
-search (``paxos-lit check --json --max-states 0``, 2 CPUs) was stopped after
-5.7 million states at depth 26 in 25 minutes, no violation, when a second
-wave was growing again (new states per level, in millions, about: 0.29,
-0.36, 0.43, 0.46, 0.48, 0.51, 0.59, 0.78 and 1.06 at depths 18-26) and its
-workers held 4.5 GB each; at that rate the next levels would not fit in this
-machine's memory either. Its steps are longer (a child's last delivery and
-its verdict's are one step), so its depths are not comparable with the run
-above. Rule 7d makes those levels about a quarter smaller: bounded at 2
-million states, the search reached depth 22 in 494 s, with about 0.31, 0.33
-and 0.35 million new states at depths 19-21 against 0.36, 0.43 and 0.46
-million without it. The whole search with rule 7d, stopped after 25 minutes,
-had 5.97 million states at depth 27, no violation, and the same second wave,
-later and lower but growing about 1.3 times per level (0.40, 0.54, 0.73 and
-0.93 million at depths 24-27).
+the fourth with rule 8 as well, the fifth with rule 7d too, the sixth with
+reduction 9): 2 leaders, 1 command, 1 ballot round: 177,916 states -> 2,591
+-> 1,099 -> 692 -> 616 -> 519; 1 leader, 3 commands, 1 round: 1,922,087 ->
+37,244 -> 4,237 -> 2,648 -> 1,433 -> 1,240; 2 leaders, 1 command, 2 rounds:
+more than 1,000,000 (not finished) -> 29,242 -> 10,100 -> 6,272 -> 5,686 ->
+2,712; 2 leaders, 2 commands, 1 round: 188,664 (all rules but 8, 7d and 9)
+-> 111,182 -> 74,549 -> 41,765. Every mutant of the catalogue is still
+caught with its invariant, and tests/test_reductions.py checks each
+reduction against the search without it.
+
+The standard configuration (2 leaders, 3 acceptors, 1 replica, 2 commands,
+2 ballot rounds) completes with all nine: ``paxos-lit check --json
+--max-states 0`` on 2 CPUs (:mod:`paxos_lit.check.parallel`, fingerprints) reports 1,418,132
+states, 3,540,610 transitions, depth 33, complete, no violation, in about
+10 minutes. Without reduction 9 it did not: the search was stopped after 25
+minutes at 5.97 million states, depth 27, its levels growing again about 1.3
+times per level (0.40, 0.54, 0.73 and 0.93 million new states at depths
+24-27) in a second wave of races between the retired leader's p2as and the
+round-1 ballot, with 4.5 GB a worker; before rules 8 and 7d, a run reached
+14.7 million states at depth 32 in 67 minutes and filled the machine's
+24 GB. With reduction 9 the levels stay between about 0.08 and 0.12 million
+states from depth 17 to 26 and then die out.
+
+Not reduced, and why: the order of deliveries at an acceptor whose ballot
+can still rise (a p2a before or after a p1a of a higher ballot is the race
+Paxos is about), orders of decisions at a replica that may still propose
+(they do not always commute: which slots ``propose`` skips depends on it;
+rule 7d covers the replica that cannot), and the timing of a proposal
+against its leader's adoption (a proposal that arrives after the leader was
+adopted and then preempted is never commanded at that ballot: a real
+behaviour, not an order that does not matter). Tried and dropped: whole
+leaders with their children as persistent sets (a replica may still
+propose, or an acceptor still adopt a higher ballot, so they applied too
+rarely to pay for their conditions); a stubborn-set closure that follows a
+future scout back to the deliveries that could spawn it (6 % fewer states
+at depth 16 of the standard configuration, for as much time spent deciding
+it); treating a commander whose every possible message is dead as exited
+(7 % fewer states on 2 leaders, 2 commands, 1 round, none on the others);
+and not storing the states of forced steps (a state with one successor):
+4.3 times fewer states stored on 2 leaders, 2 commands, 1 round, but 2.3
+times slower, since chains of forced steps reached from several states are
+walked again.
 """
 
 from __future__ import annotations
@@ -762,6 +787,8 @@ class _Ctx:
 # The model
 # --------------------------------------------------------------------------
 _EMPTY: frozenset = frozenset()
+_EMPTY_SET = FSet()
+_EMPTY_DICT = FDict()
 
 
 class PaxosModel:
@@ -807,7 +834,7 @@ class PaxosModel:
         self._order_memo: dict = {}
         if not isinstance(reduce, bool):
             raise ConfigError("reduce", f"must be true or false, got {reduce!r}")
-        #: Reductions 4-8 (see the module docstring): dead messages and
+        #: Reductions 4-9 (see the module docstring): dead messages and
         #: acceptor symmetry always, when asked; merging invisible steps
         #: and persistent sets only on a path with no fault and no timer to
         #: interleave with them.
@@ -822,6 +849,12 @@ class PaxosModel:
         self.por = (self.lazy and self.roles["acceptor"] is Acceptor
                     and lead.scout_class is Scout and lead.commander_class is Commander
                     and all(getattr(lead, n, None) is getattr(Leader, n) for n in _BALLOT_METHODS))
+        #: Reduction 9 (blind values) rests on every role being the stock
+        #: one and on one replica; see :meth:`_blind`.
+        self.stock = (self.lazy and c.replicas == 1 and lead is Leader
+                      and lead.scout_class is Scout and lead.commander_class is Commander
+                      and all(self.roles[r] is cls for r, cls in
+                              (("acceptor", Acceptor), ("replica", Replica))))
         self._acceptor_set = frozenset(c.acceptor_ids)
 
     def __repr__(self) -> str:
@@ -1201,7 +1234,7 @@ class PaxosModel:
             ctx.fail("R5", f"{pid} slot_in={proc.slot_in} beyond slot_out+WINDOW="
                            f"{out + self.config.window}")
 
-    # -- reductions (module docstring, 4-8) ---------------------------------------
+    # -- reductions (module docstring, 4-9) ---------------------------------------
     def dead(self, key, view: dict) -> bool:
         """Reduction 4: would delivering this message change nothing, now and
         in every later state? Decided only for the stock role classes, whose
@@ -1552,6 +1585,7 @@ class PaxosModel:
         view = self._view(state)
         accs = self._acceptor_set
         facts: dict = {a: [] for a in accs}
+        blind = self._blind(view)
         net = []
         for k in state.net:
             dst, mtype, msg = k
@@ -1559,9 +1593,13 @@ class PaxosModel:
                 continue
             if mtype == "P1b":
                 v = view.get(dst)
-                if v is not None and v[1][1].cls is Scout and msg[1] != field_of(v[1], "b"):
-                    # A stock scout reads a p1b's pvalues only at its own ballot.
+                if blind or (v is not None and v[1][1].cls is Scout
+                             and msg[1] != field_of(v[1], "b")):
+                    # A stock scout reads a p1b's pvalues only at its own
+                    # ballot; and none matter when blind (reduction 9).
                     msg = msg._replace(accepted=_EMPTY)
+            elif mtype == "Adopted" and blind:
+                msg = msg._replace(pvalues=_EMPTY)
             net.append((dst, mtype, msg))
             if dst in accs:
                 facts[dst].append(hash((1, mtype, msg)))
@@ -1571,6 +1609,11 @@ class PaxosModel:
         if self.naive and not self.config.crashes:
             # A retired leader's proposals are never read again (retired()).
             procs = tuple(_blank(e, "proposals") if e[0] in self._leader_set and self.retired(e)
+                          else e for e in procs)
+        if blind:
+            # Reduction 9: no pvalue can change what anyone does any more.
+            procs = tuple(_blank(e, "accepted", _EMPTY_SET) if e[0] in accs
+                          else _blank(e, "pvalues", _EMPTY_SET) if e[1].cls is Scout
                           else e for e in procs)
         for e in procs:
             pid = e[0]
@@ -1613,8 +1656,49 @@ class PaxosModel:
         down = tuple(sorted((ren.get(d[0], d[0]),) + d[1:] for d in state.down)) \
             if state.down else ()
         return (rprocs, rnet, extra, state.timers, down, state.children, state.decided,
-                state.chosen, state.commanders, state.used,
+                _EMPTY if blind else state.chosen, state.commanders, state.used,
                 tuple(v.invariant for v in state.bad))
+
+    def _blind(self, view: dict) -> bool:
+        """Reduction 9: may the key leave out every pvalue (the acceptors'
+        ``accepted``, the scouts' ``pvalues``, those carried by p1bs and
+        ``Adopted``) and the ghost ``chosen``? Yes when the one replica is
+        finished (see :meth:`_done_replica`), every role runs the stock
+        class, no fault or timer can happen, and every leader that can
+        still be adopted (one not retired) holds a proposal for every slot
+        the replica proposed. Then no slot ever gets two commands (every
+        command for slot s comes from the replica's one proposal for s), so
+        a leader's ``pmax`` of any pvalues only gives it commands it already
+        holds: a stock leader reads pvalues nowhere else, and a stock
+        acceptor and scout only pass them on. And no verdict reads them:
+        A4, A5, C2 and R1 compare two commands for one slot; ``Chosen``
+        fails only if a commander decides without a majority that accepted
+        at its ballot, which the stock commander and acceptor never do
+        (each p2b at the commander's ballot is sent by an acceptor that has
+        just accepted its pvalue, and acceptors keep what they accept); A2
+        and A3 are about one acceptor's own step. So states that differ only
+        in pvalues do the same things with the same verdicts, and share one
+        key. The condition reads only parts of the state the key keeps, so
+        equal keys agree on it."""
+        if not self.stock:
+            return False
+        r = self._done_replica(view)
+        if r is None:
+            return False
+        rep = view[r][1]
+        slots = {s for s, _ in field_of(rep, "proposals")}
+        slots.update(s for s, _ in field_of(rep, "decisions"))
+        for lid in self.config.leader_ids:
+            v = view.get(lid)
+            if v is None:
+                return False
+            e = v[1]
+            if self.retired(e):
+                continue
+            held = {s for s, _ in field_of(e, "proposals")}
+            if not slots <= held:
+                return False
+        return True
 
     # -- liveness ------------------------------------------------------------------
     def quiescent(self, state: MState) -> bool:
@@ -1732,11 +1816,13 @@ def _first(x):
     return x[0]
 
 
-def _blank(entry: tuple, name: str) -> tuple:
-    """An encoded process with one dict field emptied (for a key only)."""
+def _blank(entry: tuple, name: str, empty=None) -> tuple:
+    """An encoded process with one dict (or, given ``empty``, set) field
+    emptied (for a key only)."""
     i = entry[1].pos[name]
     vals = entry[2]
-    return (entry[0], entry[1], vals[:i] + (FDict(),) + vals[i + 1:])
+    return (entry[0], entry[1], vals[:i] + (_EMPTY_DICT if empty is None else empty,)
+            + vals[i + 1:])
 
 
 def _rename_key(key, ren: dict, accs) -> tuple:
@@ -1809,7 +1895,7 @@ def check_model(config: ModelConfig | None = None, roles: dict | None = None, *,
     ``workers=N`` (N > 1) runs the search on N processes
     (:mod:`paxos_lit.check.parallel`), always with fingerprints.
 
-    ``reduce=True`` applies reductions 4-8 of the module docstring (``paxos-lit
+    ``reduce=True`` applies reductions 4-9 of the module docstring (``paxos-lit
     check`` does, unless ``--no-reduce``); the default explores every state."""
     model = PaxosModel(config, roles, reduce=reduce)
     # States are tuples of tuples; nothing the model builds is cyclic, so the
