@@ -254,55 +254,57 @@ the full model and replays in the simulator one delivery at a time.
    live child, nothing in flight to it but proposals while it is passive,
    and the one stock replica has nothing left to propose); otherwise the
    message waits in flight like any other.
-9. Blind values: once the one replica has proposed every command and every
-   leader that can still be adopted (one not retired) holds a proposal for
-   every slot the replica proposed, the key leaves out every pvalue: the
-   acceptors' ``accepted``, the scouts' ``pvalues``, those carried by p1bs
-   and ``Adopted``, and the ghost ``chosen`` (:meth:`PaxosModel._blind`).
-   Why this keeps every verdict: with one replica no slot ever gets two
-   commands (every command for slot s comes from the replica's one
-   proposal for s, copied by leaders, commanders and acceptors; see rule
-   7d), so a leader's ``pmax`` of any pvalues only gives it commands it
-   already holds. A stock leader reads pvalues nowhere else, and a stock
-   scout and acceptor only pass them on; so two states that differ only in
-   pvalues do the same things from then on. No verdict reads them either:
-   A4, A5, C2 and R1 compare two commands for one slot; ``Chosen`` fails
-   only if a commander decides without a majority that accepted at its
-   ballot, and the stock commander and acceptor never do (a p2b at the
-   commander's ballot comes from an acceptor that has just accepted its
-   pvalue, and acceptors keep what they accept); A2 and A3 are about one
-   acceptor's own step, checked on the state explored. It needs every role
-   to be the stock one (a mutant's leader may read pvalues its own way, a
-   mutant's acceptor may drop them) and no fault or timer
-   (``PaxosModel.stock``). This is the race the second ballot round adds
-   most of: a p2a of the retired leader's ballot reaching an acceptor
-   before or after the p1a of the round-1 ballot changes that acceptor's
-   ``accepted`` and nothing else anyone will read.
+9. Blind values: with one replica, every role the stock one and no fault
+   or timer, no slot ever gets two commands (every command for slot s comes
+   from the replica's one proposal for s, copied by leaders, commanders and
+   acceptors; see rule 7d). Then no verdict reads pvalues or the ghosts
+   ``chosen`` and ``commanders``: A4, A5, C1, C2 and R1 compare two commands
+   for one slot; ``Chosen`` fails only if a commander decides without a
+   majority that accepted at its ballot, which the stock commander and
+   acceptor never do (a p2b at the commander's ballot comes from an
+   acceptor that has just accepted its pvalue, and acceptors keep what they
+   accept); A2 and A3 are about one acceptor's own step, checked on the
+   state explored. And a pvalue for slot s can change what anyone does
+   only through a leader's ``pmax`` on adoption, which for a leader that
+   already holds a proposal for s gives the command it holds (a stock
+   leader reads pvalues nowhere else; a stock scout and acceptor only pass
+   them on). So the key leaves out both ghosts, and the pvalues (in the
+   acceptors' ``accepted``, the scouts' ``pvalues``, p1bs and ``Adopted``)
+   of every slot that every leader that can still be adopted (one not
+   retired) holds (:meth:`PaxosModel._blind`). It needs every role to be
+   the stock one (a mutant's leader may read pvalues its own way, a
+   mutant's acceptor may drop them; ``PaxosModel.stock``). This is most of
+   the race the second ballot round adds: a p2a of the retired leader's
+   ballot reaching an acceptor before or after the p1a of the round-1
+   ballot changes that acceptor's ``accepted`` and nothing else anyone
+   will read.
 
 Measured (``check_model`` without and with ``reduce``; the second figure
 before persistent sets and the last dead-message rules, the third with them,
 the fourth with rule 8 as well, the fifth with rule 7d too, the sixth with
 reduction 9): 2 leaders, 1 command, 1 ballot round: 177,916 states -> 2,591
 -> 1,099 -> 692 -> 616 -> 519; 1 leader, 3 commands, 1 round: 1,922,087 ->
-37,244 -> 4,237 -> 2,648 -> 1,433 -> 1,240; 2 leaders, 1 command, 2 rounds:
+37,244 -> 4,237 -> 2,648 -> 1,433 -> 1,180; 2 leaders, 1 command, 2 rounds:
 more than 1,000,000 (not finished) -> 29,242 -> 10,100 -> 6,272 -> 5,686 ->
 2,712; 2 leaders, 2 commands, 1 round: 188,664 (all rules but 8, 7d and 9)
--> 111,182 -> 74,549 -> 41,765. Every mutant of the catalogue is still
+-> 111,182 -> 74,549 -> 37,474. Every mutant of the catalogue is still
 caught with its invariant, and tests/test_reductions.py checks each
 reduction against the search without it.
 
 The standard configuration (2 leaders, 3 acceptors, 1 replica, 2 commands,
-2 ballot rounds) completes with all nine: ``paxos-lit check --json
---max-states 0`` on 2 CPUs (:mod:`paxos_lit.check.parallel`, fingerprints) reports 1,418,132
-states, 3,540,610 transitions, depth 33, complete, no violation, in about
-10 minutes. Without reduction 9 it did not: the search was stopped after 25
-minutes at 5.97 million states, depth 27, its levels growing again about 1.3
-times per level (0.40, 0.54, 0.73 and 0.93 million new states at depths
+2 ballot rounds) completes with all nine: ``paxos-lit check --json`` on 2
+CPUs (:mod:`paxos_lit.check.parallel`, fingerprints) reports 1,126,209
+states, 2,869,534 transitions, depth 33, complete, no violation, in 387 s
+(1,418,132 states in 504 s with a first version of reduction 9 that kept
+every pvalue until every live leader held every slot, and kept the
+ghosts). Without reduction 9 it did not: the search was stopped after 25
+minutes at 5.97 million states, depth 27, its levels growing again about
+1.3 times per level (0.40, 0.54, 0.73 and 0.93 million new states at depths
 24-27) in a second wave of races between the retired leader's p2as and the
 round-1 ballot, with 4.5 GB a worker; before rules 8 and 7d, a run reached
-14.7 million states at depth 32 in 67 minutes and filled the machine's
-24 GB. With reduction 9 the levels stay between about 0.08 and 0.12 million
-states from depth 17 to 26 and then die out.
+14.7 million states at depth 32 in 67 minutes and filled the machine's 24
+GB. With reduction 9 the levels stay below about 0.12 million states and
+die out after depth 27.
 
 Not reduced, and why: the order of deliveries at an acceptor whose ballot
 can still rise (a p2a before or after a p1a of a higher ballot is the race
@@ -787,7 +789,6 @@ class _Ctx:
 # The model
 # --------------------------------------------------------------------------
 _EMPTY: frozenset = frozenset()
-_EMPTY_SET = FSet()
 _EMPTY_DICT = FDict()
 
 
@@ -1585,6 +1586,8 @@ class PaxosModel:
         view = self._view(state)
         accs = self._acceptor_set
         facts: dict = {a: [] for a in accs}
+        # Reduction 9: the slots whose pvalues no one will read (None: keep
+        # every pvalue and the ghosts; ALL_SLOTS: leave out every pvalue).
         blind = self._blind(view)
         net = []
         for k in state.net:
@@ -1593,13 +1596,13 @@ class PaxosModel:
                 continue
             if mtype == "P1b":
                 v = view.get(dst)
-                if blind or (v is not None and v[1][1].cls is Scout
-                             and msg[1] != field_of(v[1], "b")):
-                    # A stock scout reads a p1b's pvalues only at its own
-                    # ballot; and none matter when blind (reduction 9).
+                if v is not None and v[1][1].cls is Scout and msg[1] != field_of(v[1], "b"):
+                    # A stock scout reads a p1b's pvalues only at its own ballot.
                     msg = msg._replace(accepted=_EMPTY)
-            elif mtype == "Adopted" and blind:
-                msg = msg._replace(pvalues=_EMPTY)
+                elif blind and msg.accepted:
+                    msg = msg._replace(accepted=_unblind(msg.accepted, blind))
+            elif mtype == "Adopted" and blind and msg.pvalues:
+                msg = msg._replace(pvalues=_unblind(msg.pvalues, blind))
             net.append((dst, mtype, msg))
             if dst in accs:
                 facts[dst].append(hash((1, mtype, msg)))
@@ -1611,9 +1614,8 @@ class PaxosModel:
             procs = tuple(_blank(e, "proposals") if e[0] in self._leader_set and self.retired(e)
                           else e for e in procs)
         if blind:
-            # Reduction 9: no pvalue can change what anyone does any more.
-            procs = tuple(_blank(e, "accepted", _EMPTY_SET) if e[0] in accs
-                          else _blank(e, "pvalues", _EMPTY_SET) if e[1].cls is Scout
+            procs = tuple(_blind_field(e, "accepted", blind) if e[0] in accs
+                          else _blind_field(e, "pvalues", blind) if e[1].cls is Scout
                           else e for e in procs)
         for e in procs:
             pid = e[0]
@@ -1656,49 +1658,48 @@ class PaxosModel:
         down = tuple(sorted((ren.get(d[0], d[0]),) + d[1:] for d in state.down)) \
             if state.down else ()
         return (rprocs, rnet, extra, state.timers, down, state.children, state.decided,
-                _EMPTY if blind else state.chosen, state.commanders, state.used,
+                _EMPTY if blind is not None else state.chosen,
+                _EMPTY if blind is not None else state.commanders, state.used,
                 tuple(v.invariant for v in state.bad))
 
-    def _blind(self, view: dict) -> bool:
-        """Reduction 9: may the key leave out every pvalue (the acceptors'
-        ``accepted``, the scouts' ``pvalues``, those carried by p1bs and
-        ``Adopted``) and the ghost ``chosen``? Yes when the one replica is
-        finished (see :meth:`_done_replica`), every role runs the stock
-        class, no fault or timer can happen, and every leader that can
-        still be adopted (one not retired) holds a proposal for every slot
-        the replica proposed. Then no slot ever gets two commands (every
-        command for slot s comes from the replica's one proposal for s), so
-        a leader's ``pmax`` of any pvalues only gives it commands it already
-        holds: a stock leader reads pvalues nowhere else, and a stock
-        acceptor and scout only pass them on. And no verdict reads them:
-        A4, A5, C2 and R1 compare two commands for one slot; ``Chosen``
-        fails only if a commander decides without a majority that accepted
-        at its ballot, which the stock commander and acceptor never do
-        (each p2b at the commander's ballot is sent by an acceptor that has
-        just accepted its pvalue, and acceptors keep what they accept); A2
-        and A3 are about one acceptor's own step. So states that differ only
-        in pvalues do the same things with the same verdicts, and share one
-        key. The condition reads only parts of the state the key keeps, so
-        equal keys agree on it."""
+    def _blind(self, view: dict):
+        """Reduction 9, blind values: which pvalues may the key leave out?
+        None (keep them all, and the ghosts ``chosen`` and ``commanders``)
+        unless every role runs the stock class, there is one replica and no
+        fault or timer can happen (``self.stock``). Then no slot ever gets
+        two commands: every command for slot s comes from the one replica's
+        one proposal for s (it re-proposes a command only when a different
+        one is decided for its slot, which cannot happen), copied by
+        leaders, commanders and acceptors. So no verdict reads pvalues or
+        those ghosts: A4, A5, C1, C2 and R1 compare two commands for one
+        slot; ``Chosen`` fails only if a commander decides without a
+        majority that accepted at its ballot, which the stock commander and
+        acceptor never do (a p2b at the commander's ballot comes from an
+        acceptor that has just accepted its pvalue, and acceptors keep what
+        they accept); A2 and A3 are about one acceptor's own step, checked
+        on the state explored. And a pvalue for slot s can change what
+        someone does only through a leader's ``pmax`` on adoption, which
+        for a leader that already holds a proposal for s gives the command
+        it holds: a stock leader reads pvalues nowhere else, and a stock
+        acceptor and scout only pass them on. So the answer is the slots
+        every leader that can still be adopted (one not retired) holds
+        (:data:`ALL_SLOTS` when there is no such leader): states that
+        differ only in pvalues for those slots, or in the ghosts, do the
+        same things with the same verdicts. The answer reads only parts of
+        the state the key keeps, so equal keys agree on it."""
         if not self.stock:
-            return False
-        r = self._done_replica(view)
-        if r is None:
-            return False
-        rep = view[r][1]
-        slots = {s for s, _ in field_of(rep, "proposals")}
-        slots.update(s for s, _ in field_of(rep, "decisions"))
+            return None
+        held = ALL_SLOTS
         for lid in self.config.leader_ids:
             v = view.get(lid)
             if v is None:
-                return False
+                return _EMPTY  # a crashed leader (not with self.stock)
             e = v[1]
             if self.retired(e):
                 continue
-            held = {s for s, _ in field_of(e, "proposals")}
-            if not slots <= held:
-                return False
-        return True
+            mine = frozenset(sl for sl, _ in field_of(e, "proposals"))
+            held = mine if held is ALL_SLOTS else held & mine
+        return held
 
     # -- liveness ------------------------------------------------------------------
     def quiescent(self, state: MState) -> bool:
@@ -1823,6 +1824,39 @@ def _blank(entry: tuple, name: str, empty=None) -> tuple:
     vals = entry[2]
     return (entry[0], entry[1], vals[:i] + (_EMPTY_DICT if empty is None else empty,)
             + vals[i + 1:])
+
+
+class _AllSlots:
+    """Every slot (reduction 9 when no leader can be adopted any more)."""
+
+    __slots__ = ()
+
+    def __contains__(self, slot) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "ALL_SLOTS"
+
+
+ALL_SLOTS = _AllSlots()
+
+
+def _unblind(pvalues: frozenset, blind) -> frozenset:
+    """The pvalues of slots not in ``blind`` (reduction 9)."""
+    kept = frozenset(pv for pv in pvalues if pv[1] not in blind)
+    return kept if len(kept) != len(pvalues) else pvalues
+
+
+def _blind_field(entry: tuple, name: str, blind) -> tuple:
+    """An encoded process with the pvalues of the slots in ``blind`` left
+    out of its set field ``name`` (for a key only)."""
+    i = entry[1].pos[name]
+    vals = entry[2]
+    old = vals[i]
+    new = _unblind(old, blind)
+    if new is old:
+        return entry
+    return (entry[0], entry[1], vals[:i] + (FSet(new),) + vals[i + 1:])
 
 
 def _rename_key(key, ren: dict, accs) -> tuple:
