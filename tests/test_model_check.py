@@ -80,6 +80,7 @@ def test_standard_configuration_has_no_violation_in_its_first_states():
     assert r.result.states == 20_000 and r.result.depth >= 8
 
 
+@pytest.mark.slow
 def test_standard_configuration_is_explored_completely():
     """The issue's claim, measured in full: with the reductions, the whole
     standard configuration, every state the correct protocol can reach,
