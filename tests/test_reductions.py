@@ -43,6 +43,18 @@ EXPLORED = [n for n, m in MUTANTS.items() if m.method == "explore"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class OwnReplica(Replica):
+    """A replica of one's own that behaves as the stock one."""
+
+
+class OwnLeader(Leader):
+    """A leader of one's own that behaves as the stock one."""
+
+
+class OwnAcceptor(Acceptor):
+    """An acceptor of one's own that behaves as the stock one."""
+
+
 @pytest.mark.parametrize("config", [
     ModelConfig(leaders=1, commands=2, max_ballot=1),
     ModelConfig(leaders=2, acceptors=2, commands=1, max_ballot=0),
@@ -242,9 +254,6 @@ def test_persistent_sets_only_for_roles_whose_behaviour_they_assume():
     that picks ballots its own way, or faults in the budget turn it off."""
     cfg = ModelConfig(leaders=2, commands=1, max_ballot=0)
 
-    class MyReplica(Replica):
-        pass
-
     class PhaseTwo(Leader):
         def on_Adopted(self, msg):
             super().on_Adopted(msg)
@@ -259,13 +268,10 @@ def test_persistent_sets_only_for_roles_whose_behaviour_they_assume():
     class ScoutLeader(Leader):
         scout_class = MyScout
 
-    class MyAcceptor(Acceptor):
-        pass
-
     assert PaxosModel(cfg, reduce=True).por
-    assert PaxosModel(cfg, {"replica": MyReplica}, reduce=True).por
+    assert PaxosModel(cfg, {"replica": OwnReplica}, reduce=True).por
     assert PaxosModel(cfg, {"leader": PhaseTwo}, reduce=True).por
-    for roles in ({"leader": Ballots}, {"leader": ScoutLeader}, {"acceptor": MyAcceptor}):
+    for roles in ({"leader": Ballots}, {"leader": ScoutLeader}, {"acceptor": OwnAcceptor}):
         assert not PaxosModel(cfg, roles, reduce=True).por, roles
     assert not PaxosModel(ModelConfig(leaders=2, commands=1, dups=1), reduce=True).por
     assert not PaxosModel(cfg).por
@@ -538,7 +544,7 @@ def test_rule_7c_merges_a_last_word_only_when_nothing_else_can_reach_the_leader(
     assert said == {True, False}
     # A replica of one's own might propose at any time: never.
     mine = PaxosModel(ModelConfig(leaders=2, commands=1, max_ballot=1),
-                      {"replica": type("MyReplica", (Replica,), {})}, reduce=True)
+                      {"replica": OwnReplica}, reduce=True)
     s = next(s for s in _reachable(mine, 3_000) if any("." in k[0] for k in s.net))
     view = mine._view(s)
     assert not any(mine._sole_voice(s, view, k[0]) for k in s.net if "." in k[0])
@@ -565,14 +571,8 @@ def test_rule_7d_only_for_a_finished_stock_replica():
             assert k[:2] == ("r1", "Decision") and not field_of(view["r1"][1], "requests")
     assert picked
 
-    class MyReplica(Replica):
-        pass
-
-    class MyLeader(Leader):
-        pass
-
-    for roles, cfg in (({"replica": MyReplica}, ModelConfig(max_ballot=0)),
-                       ({"leader": MyLeader}, ModelConfig(max_ballot=0)),
+    for roles, cfg in (({"replica": OwnReplica}, ModelConfig(max_ballot=0)),
+                       ({"leader": OwnLeader}, ModelConfig(max_ballot=0)),
                        ({}, ModelConfig(leaders=1, replicas=2, max_ballot=0))):
         other = PaxosModel(cfg, roles, reduce=True)
         for s in _reachable(other, 1_000):
@@ -643,19 +643,10 @@ def test_blind_keys_leave_out_the_pvalues_of_slots_every_live_leader_holds():
 def test_blind_values_only_for_the_stock_roles_and_one_replica():
     """Reduction 9 rests on every role being the stock one, on one replica
     and on no fault or timer: otherwise the key keeps every pvalue."""
-    class MyReplica(Replica):
-        pass
-
-    class MyLeader(Leader):
-        pass
-
-    class MyAcceptor(Acceptor):
-        pass
-
     cfg = ModelConfig(leaders=2, commands=1, max_ballot=0)
     assert PaxosModel(cfg, reduce=True).stock
-    for roles, c in (({"replica": MyReplica}, cfg), ({"leader": MyLeader}, cfg),
-                     ({"acceptor": MyAcceptor}, cfg),
+    for roles, c in (({"replica": OwnReplica}, cfg), ({"leader": OwnLeader}, cfg),
+                     ({"acceptor": OwnAcceptor}, cfg),
                      ({}, ModelConfig(leaders=2, commands=1, replicas=2, max_ballot=0)),
                      ({}, ModelConfig(leaders=2, commands=1, max_ballot=0, crashes=1)),
                      ({}, ModelConfig(leaders=2, commands=1, max_ballot=0, dups=1))):

@@ -853,9 +853,7 @@ class PaxosModel:
         #: Reduction 9 (blind values) rests on every role being the stock
         #: one and on one replica; see :meth:`_blind`.
         self.stock = (self.lazy and c.replicas == 1 and lead is Leader
-                      and lead.scout_class is Scout and lead.commander_class is Commander
-                      and all(self.roles[r] is cls for r, cls in
-                              (("acceptor", Acceptor), ("replica", Replica))))
+                      and self.roles["acceptor"] is Acceptor and self.roles["replica"] is Replica)
         self._acceptor_set = frozenset(c.acceptor_ids)
 
     def __repr__(self) -> str:
@@ -1691,10 +1689,7 @@ class PaxosModel:
             return None
         held = ALL_SLOTS
         for lid in self.config.leader_ids:
-            v = view.get(lid)
-            if v is None:
-                return _EMPTY  # a crashed leader (not with self.stock)
-            e = v[1]
+            e = view[lid][1]  # no crash with self.stock: every leader is live
             if self.retired(e):
                 continue
             mine = frozenset(sl for sl, _ in field_of(e, "proposals"))
@@ -1817,13 +1812,16 @@ def _first(x):
     return x[0]
 
 
-def _blank(entry: tuple, name: str, empty=None) -> tuple:
-    """An encoded process with one dict (or, given ``empty``, set) field
-    emptied (for a key only)."""
+def _with_field(entry: tuple, name: str, value) -> tuple:
+    """An encoded process with field ``name`` set to ``value`` (for a key only)."""
     i = entry[1].pos[name]
     vals = entry[2]
-    return (entry[0], entry[1], vals[:i] + (_EMPTY_DICT if empty is None else empty,)
-            + vals[i + 1:])
+    return (entry[0], entry[1], vals[:i] + (value,) + vals[i + 1:])
+
+
+def _blank(entry: tuple, name: str) -> tuple:
+    """An encoded process with one dict field emptied (for a key only)."""
+    return _with_field(entry, name, _EMPTY_DICT)
 
 
 class _AllSlots:
@@ -1850,13 +1848,9 @@ def _unblind(pvalues: frozenset, blind) -> frozenset:
 def _blind_field(entry: tuple, name: str, blind) -> tuple:
     """An encoded process with the pvalues of the slots in ``blind`` left
     out of its set field ``name`` (for a key only)."""
-    i = entry[1].pos[name]
-    vals = entry[2]
-    old = vals[i]
+    old = field_of(entry, name)
     new = _unblind(old, blind)
-    if new is old:
-        return entry
-    return (entry[0], entry[1], vals[:i] + (FSet(new),) + vals[i + 1:])
+    return entry if new is old else _with_field(entry, name, FSet(new))
 
 
 def _rename_key(key, ren: dict, accs) -> tuple:
